@@ -1,0 +1,244 @@
+//! Minting the `auth` JWT: a fresh token, with a fresh `jti`, per request.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{EncodingKey, Header};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::crypto;
+
+/// The signing algorithm of the JWT.
+///
+/// Kore.ai apps offer HS256 and HS512; the API guide shows HS256, which is
+/// the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// HMAC with SHA-256 (the default).
+    #[default]
+    Hs256,
+    /// HMAC with SHA-512.
+    Hs512,
+}
+
+impl Algorithm {
+    pub(crate) fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Algorithm::Hs256 => jsonwebtoken::Algorithm::HS256,
+            Algorithm::Hs512 => jsonwebtoken::Algorithm::HS512,
+        }
+    }
+}
+
+/// The claims this crate puts in every token it mints.
+///
+/// Public so that test kits and servers can decode what the client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The app's client id, spelled `appId` on the wire.
+    #[serde(rename = "appId")]
+    pub app_id: String,
+    /// The subject; Kore.ai accepts any string.
+    pub sub: String,
+    /// Issued at, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Expiry, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    /// A random, never repeated token id (apps with "Enforce JTI" need it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// A string that never prints: `Debug` shows `[redacted]`, and there is no
+/// `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where the `auth` header comes from.
+#[derive(Clone)]
+pub(crate) enum TokenSource {
+    /// Mint a new token for every request.
+    Mint(Box<Minter>),
+    /// A token the caller made, sent as is.
+    Fixed(Secret),
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Mint(minter) => f.debug_tuple("Mint").field(minter).finish(),
+            TokenSource::Fixed(_) => f.write_str("Fixed([redacted])"),
+        }
+    }
+}
+
+impl TokenSource {
+    pub(crate) fn token(&self) -> Result<Secret, Error> {
+        match self {
+            TokenSource::Mint(minter) => minter.mint(),
+            TokenSource::Fixed(token) => Ok(token.clone()),
+        }
+    }
+}
+
+/// Signs tokens for one app. The key is built once.
+#[derive(Clone)]
+pub(crate) struct Minter {
+    app_id: String,
+    subject: String,
+    lifetime: Duration,
+    header: Header,
+    key: EncodingKey,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for Minter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Minter")
+            .field("app_id", &self.app_id)
+            .field("subject", &self.subject)
+            .field("lifetime", &self.lifetime)
+            .field("algorithm", &self.header.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Minter {
+    pub(crate) fn new(
+        app_id: &str,
+        secret: &Secret,
+        subject: &str,
+        algorithm: Algorithm,
+        lifetime: Duration,
+    ) -> Result<Self, Error> {
+        crypto::ensure_provider();
+        let key = EncodingKey::from_secret(secret.expose().as_bytes())
+            .map_err(|_| Error::Config("the client secret is empty".into()))?;
+        Ok(Self {
+            app_id: app_id.to_owned(),
+            subject: subject.to_owned(),
+            lifetime,
+            header: Header::new(algorithm.to_jwt()),
+            key,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// A new signed token, valid from now for the configured lifetime.
+    pub(crate) fn mint(&self) -> Result<Secret, Error> {
+        let now = unix_now();
+        let claims = Claims {
+            app_id: self.app_id.clone(),
+            sub: self.subject.clone(),
+            iat: Some(now),
+            exp: Some(now + self.lifetime.as_secs()),
+            jti: Some(self.random_id()?),
+        };
+
+        let token = jsonwebtoken::encode(&self.header, &claims, &self.key)
+            .map_err(|e| Error::Token(Box::new(e)))?;
+        Ok(Secret::new(token))
+    }
+
+    fn random_id(&self) -> Result<String, Error> {
+        let mut bytes = [0u8; 16];
+        self.rng
+            .fill(&mut bytes)
+            .map_err(|_| Error::Config("the system random number generator failed".into()))?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{DecodingKey, Validation, decode};
+
+    use super::*;
+
+    fn minter(algorithm: Algorithm) -> Minter {
+        let secret = Secret::new("s3cr3t-value");
+        Minter::new(
+            "cs-app",
+            &secret,
+            "offboarding",
+            algorithm,
+            Duration::from_secs(300),
+        )
+        .unwrap()
+    }
+
+    fn verify(token: &str, algorithm: Algorithm) -> Claims {
+        let key = DecodingKey::from_secret(b"s3cr3t-value").unwrap();
+        let mut validation = Validation::new(algorithm.to_jwt());
+        validation.required_spec_claims.clear();
+        decode::<Claims>(token, &key, &validation).unwrap().claims
+    }
+
+    #[test]
+    fn minted_token_verifies_and_carries_the_documented_claims() {
+        let token = minter(Algorithm::Hs256).mint().unwrap();
+        let claims = verify(token.expose(), Algorithm::Hs256);
+
+        assert_eq!(claims.app_id, "cs-app");
+        assert_eq!(claims.sub, "offboarding");
+        let (iat, exp) = (claims.iat.unwrap(), claims.exp.unwrap());
+        assert!(iat.abs_diff(unix_now()) <= 2);
+        assert_eq!(exp - iat, 300);
+        assert_eq!(claims.jti.unwrap().len(), 32);
+    }
+
+    #[test]
+    fn claims_use_the_wire_spelling_app_id() {
+        let token = minter(Algorithm::Hs256).mint().unwrap();
+        let data =
+            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token.expose()).unwrap();
+        assert_eq!(data.claims["appId"], "cs-app");
+        assert!(data.claims.get("app_id").is_none());
+        assert_eq!(data.header.alg, jsonwebtoken::Algorithm::HS256);
+    }
+
+    #[test]
+    fn every_token_has_a_fresh_jti() {
+        let minter = minter(Algorithm::Hs512);
+        let a = verify(minter.mint().unwrap().expose(), Algorithm::Hs512);
+        let b = verify(minter.mint().unwrap().expose(), Algorithm::Hs512);
+        assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = Secret::new("s3cr3t-value");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        let source = TokenSource::Fixed(Secret::new("eyJ.token.sig"));
+        assert!(!format!("{source:?}").contains("eyJ"));
+        let minted = TokenSource::Mint(Box::new(minter(Algorithm::Hs256)));
+        assert!(!format!("{minted:?}").contains("s3cr3t"));
+    }
+}
