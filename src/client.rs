@@ -282,6 +282,56 @@ impl ClientBuilder {
         Ok(builder.credentials(client_id.trim(), secret.trim()))
     }
 
+    /// A freshly minted token from the [`credentials`](Self::credentials),
+    /// or the ready [`jwt`](Self::jwt), without a host or a client: for
+    /// tools that print a token for `curl -H "auth: ..."`. It is a secret.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when neither credentials nor a jwt are set, or the
+    /// id, secret or lifetime is invalid; [`Error::Token`] if signing fails.
+    pub fn mint_token(&self) -> Result<String> {
+        Ok(self.token_source()?.token()?.expose().to_owned())
+    }
+
+    /// Checks the token settings and makes the token source.
+    fn token_source(&self) -> Result<TokenSource> {
+        let config = |msg: &str| Err(Error::Config(msg.to_owned()));
+        match (&self.client_id, &self.secret, &self.jwt) {
+            (Some(_), _, Some(_)) => config("both credentials and a ready jwt are set; choose one"),
+            (Some(id), Some(secret), None) => {
+                if id.trim().is_empty() || !is_header_safe(id) {
+                    return config("the client id is blank or holds control characters");
+                }
+                if secret.expose().is_empty() {
+                    return config("the client secret is empty");
+                }
+                if self.token_lifetime.as_secs() == 0 || self.token_lifetime > MAX_TOKEN_LIFETIME {
+                    return Err(Error::Config(format!(
+                        "token lifetime {:?} is outside 1 s ..= 1 h",
+                        self.token_lifetime
+                    )));
+                }
+                let minter = Minter::new(
+                    id,
+                    secret,
+                    &self.subject,
+                    self.algorithm,
+                    self.token_lifetime,
+                )?;
+                Ok(TokenSource::Mint(Box::new(minter)))
+            }
+            (None, _, Some(jwt)) => {
+                let token = jwt.expose();
+                if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return config("the jwt is empty or holds white space");
+                }
+                Ok(TokenSource::Fixed(jwt.clone()))
+            }
+            _ => config("no credentials: call credentials() or jwt()"),
+        }
+    }
+
     /// Checks every setting and builds the client.
     ///
     /// # Errors
@@ -296,41 +346,7 @@ impl ClientBuilder {
         };
         let endpoint = endpoint(host, self.allow_insecure_http)?;
 
-        let token = match (&self.client_id, &self.secret, &self.jwt) {
-            (Some(_), _, Some(_)) => {
-                return config("both credentials and a ready jwt are set; choose one".into());
-            }
-            (Some(id), Some(secret), None) => {
-                if id.trim().is_empty() || !is_header_safe(id) {
-                    return config("the client id is blank or holds control characters".into());
-                }
-                if secret.expose().is_empty() {
-                    return config("the client secret is empty".into());
-                }
-                if self.token_lifetime.as_secs() == 0 || self.token_lifetime > MAX_TOKEN_LIFETIME {
-                    return config(format!(
-                        "token lifetime {:?} is outside 1 s ..= 1 h",
-                        self.token_lifetime
-                    ));
-                }
-                let minter = Minter::new(
-                    id,
-                    secret,
-                    &self.subject,
-                    self.algorithm,
-                    self.token_lifetime,
-                )?;
-                TokenSource::Mint(Box::new(minter))
-            }
-            (None, _, Some(jwt)) => {
-                let token = jwt.expose();
-                if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return config("the jwt is empty or holds white space".into());
-                }
-                TokenSource::Fixed(jwt.clone())
-            }
-            _ => return config("no credentials: call credentials() or jwt()".into()),
-        };
+        let token = self.token_source()?;
 
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return config("timeouts must be greater than zero".into());
@@ -514,6 +530,17 @@ impl Client {
         &self.inner.endpoint
     }
 
+    /// A freshly minted token (or the ready one given to
+    /// [`ClientBuilder::jwt`]), for tools that send requests of their own,
+    /// such as `curl -H "auth: $TOKEN"`. It is a secret: handle it as one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Token`] if signing fails.
+    pub fn mint_token(&self) -> Result<String> {
+        Ok(self.inner.token.token()?.expose().to_owned())
+    }
+
     /// The configured client-side rate limits.
     pub fn rate_limits(&self) -> &[RateLimit] {
         self.inner.limiter.limits()
@@ -525,6 +552,15 @@ impl Client {
 
     pub(crate) fn max_retries(&self) -> u32 {
         self.inner.max_retries
+    }
+
+    pub(crate) fn max_retry_wait(&self) -> Duration {
+        self.inner.max_retry_wait
+    }
+
+    /// When the rate limiter would let the next request go.
+    pub(crate) fn next_send_time(&self) -> Instant {
+        self.inner.limiter.next_free(self.clock().now())
     }
 
     /// Removes users from the account in one request.
@@ -586,9 +622,11 @@ impl Client {
         let body = request::body(kind, ids);
         trace!("request body: {}", String::from_utf8_lossy(&body));
         let mut waited = Duration::ZERO;
+        let mut wait_cause = WaitCause::Pacing;
 
         for attempt in 1.. {
-            self.pace(on_wait);
+            self.pace(on_wait, wait_cause);
+            wait_cause = WaitCause::Pacing;
             stats.requests += 1;
             let error = match self.attempt(kind, ids, &body, attempt) {
                 Ok(report) => return Ok(report),
@@ -616,8 +654,10 @@ impl Client {
 
             debug!("retry {attempt} in {} ms: {cause}", wait.as_millis());
             if cause == WaitCause::RateLimited {
-                // Hold every clone of the client, not just this call.
+                // Hold every clone of the client, not just this call; the
+                // next `pace` waits for it.
                 self.inner.limiter.block_until(self.clock().now() + wait);
+                wait_cause = WaitCause::RateLimited;
             } else {
                 on_wait(wait, cause);
                 self.clock().sleep(wait);
@@ -626,14 +666,15 @@ impl Client {
         unreachable!("the retry loop only ends by returning")
     }
 
-    /// Waits for the client-side rate limit.
-    fn pace(&self, on_wait: &mut dyn FnMut(Duration, WaitCause)) {
+    /// Waits for the client-side rate limit, or for a server's
+    /// `Retry-After` (`cause` tells which).
+    fn pace(&self, on_wait: &mut dyn FnMut(Duration, WaitCause), cause: WaitCause) {
         let now = self.clock().now();
         let at = self.inner.limiter.reserve(now);
         let wait = at.saturating_duration_since(now);
         if !wait.is_zero() {
-            debug!("waiting {} ms for the rate limit", wait.as_millis());
-            on_wait(wait, WaitCause::Pacing);
+            debug!("waiting {} ms: {cause}", wait.as_millis());
+            on_wait(wait, cause);
             self.clock().sleep(wait);
         }
     }
@@ -921,6 +962,21 @@ mod tests {
             let shown = format!("{case:?}");
             assert!(matches!(case.build(), Err(Error::Config(_))), "{shown}");
         }
+    }
+
+    #[test]
+    fn a_token_can_be_minted_without_a_host() {
+        let token = Client::builder()
+            .credentials("cs-id", "s3cr3t")
+            .mint_token()
+            .unwrap();
+        assert_eq!(token.split('.').count(), 3);
+        let ready = Client::builder().jwt("a.b.c").mint_token().unwrap();
+        assert_eq!(ready, "a.b.c");
+        assert!(matches!(
+            Client::builder().mint_token(),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]

@@ -107,6 +107,20 @@ impl Limiter {
     /// until then.
     pub(crate) fn reserve(&self, now: Instant) -> Instant {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = self.earliest(&mut state, now);
+        for log in &mut state.sent {
+            log.push_back(at);
+        }
+        at
+    }
+
+    /// The earliest time a request could be sent, without reserving it.
+    pub(crate) fn next_free(&self, now: Instant) -> Instant {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.earliest(&mut state, now)
+    }
+
+    fn earliest(&self, state: &mut State, now: Instant) -> Instant {
         let mut at = state.blocked_until.map_or(now, |blocked| blocked.max(now));
 
         // Keep each log sorted: never reserve before the last reservation.
@@ -116,16 +130,23 @@ impl Limiter {
             }
         }
 
+        // Forget sends that no window starting now can hold. Only `now`
+        // may prune: `at` may lie in the future, and a peek must not change
+        // what a later reservation sees.
+        for (limit, log) in self.limits.iter().zip(&mut state.sent) {
+            while log.front().is_some_and(|&t| t + limit.per <= now) {
+                log.pop_front();
+            }
+        }
+
         // Moving `at` for one window can only free room in the others, so a
         // pass without a move settles it; one pass per window bounds it.
         for _ in 0..=self.limits.len() {
             let mut moved = false;
-            for (limit, log) in self.limits.iter().zip(&mut state.sent) {
-                while log.front().is_some_and(|&t| t + limit.per <= at) {
-                    log.pop_front();
-                }
+            for (limit, log) in self.limits.iter().zip(&state.sent) {
+                let first_inside = log.partition_point(|&t| t + limit.per <= at);
                 let allowed = limit.requests as usize;
-                if log.len() >= allowed {
+                if log.len() - first_inside >= allowed {
                     let free_at = log[log.len() - allowed] + limit.per;
                     if free_at > at {
                         at = free_at;
@@ -136,10 +157,6 @@ impl Limiter {
             if !moved {
                 break;
             }
-        }
-
-        for log in &mut state.sent {
-            log.push_back(at);
         }
         at
     }
@@ -160,8 +177,12 @@ mod tests {
         let limiter = Limiter::new(vec![RateLimit::new(3, Duration::from_secs(10))]);
         let now = Instant::now();
         for _ in 0..3 {
+            assert_eq!(limiter.next_free(now), now);
             assert_eq!(limiter.reserve(now), now);
         }
+        assert_eq!(limiter.next_free(now), now + Duration::from_secs(10));
+        // Peeking again changes nothing.
+        assert_eq!(limiter.next_free(now), now + Duration::from_secs(10));
         assert_eq!(limiter.reserve(now), now + Duration::from_secs(10));
     }
 
@@ -186,6 +207,15 @@ mod tests {
             RateLimit::min_duration(&limits, 7),
             Duration::from_secs(120)
         );
+    }
+
+    #[test]
+    fn a_peek_does_not_free_a_slot() {
+        let limiter = Limiter::new(vec![RateLimit::new(1, Duration::from_secs(60))]);
+        let now = Instant::now();
+        assert_eq!(limiter.reserve(now), now);
+        assert_eq!(limiter.next_free(now), now + Duration::from_secs(60));
+        assert_eq!(limiter.reserve(now), now + Duration::from_secs(60));
     }
 
     #[test]

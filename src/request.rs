@@ -113,10 +113,6 @@ impl RemoveUsers {
         self.ids.is_empty()
     }
 
-    pub(crate) fn into_ids(self) -> Vec<String> {
-        self.ids
-    }
-
     /// Normalises every entry for a single request: all must be valid,
     /// duplicates are dropped, order is kept.
     pub(crate) fn checked(&self, max_len: usize) -> Result<Vec<String>, InvalidRequest> {
