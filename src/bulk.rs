@@ -266,9 +266,10 @@ impl Run<'_, '_> {
                         return Some(Stop::new(
                             StopCause::RateLimited,
                             format!(
-                                "rate limited; the server asks for a wait of {}, more than \
-                                 max_retry_wait",
-                                HumanDuration(wait)
+                                "rate limited; the server asks for a wait of {}, longer than \
+                                 the {} allowed",
+                                HumanDuration(wait),
+                                HumanDuration(cap)
                             ),
                         ));
                     }

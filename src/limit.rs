@@ -54,19 +54,25 @@ impl RateLimit {
         self.per
     }
 
-    /// The least time `count` requests need under these limits, counting
-    /// from the first request.
+    /// The least time `count` requests need under these limits, from the
+    /// first request to the last, as a limiter would space them.
     pub fn min_duration(limits: &[RateLimit], count: u64) -> Duration {
-        limits
+        let valid: Vec<RateLimit> = limits
             .iter()
-            .filter(|l| l.requests > 0)
-            .map(|l| {
-                let full_windows = count.saturating_sub(1) / u64::from(l.requests);
-                l.per
-                    .saturating_mul(u32::try_from(full_windows).unwrap_or(u32::MAX))
-            })
-            .max()
-            .unwrap_or_default()
+            .copied()
+            .filter(|l| l.requests > 0 && !l.per.is_zero())
+            .collect();
+        if count == 0 || valid.is_empty() {
+            return Duration::ZERO;
+        }
+
+        let limiter = Limiter::new(valid);
+        let start = Instant::now();
+        let mut last = start;
+        for _ in 0..count {
+            last = limiter.reserve(last);
+        }
+        last - start
     }
 }
 
@@ -231,8 +237,10 @@ mod tests {
         // 100 requests: the minute window needs one more minute.
         let d = RateLimit::min_duration(&RateLimit::KORE_DEFAULTS, 100);
         assert_eq!(d, Duration::from_secs(60));
-        // 50,000 one by one: 27 full hours at 1,800 an hour.
+        // 50,000 one by one: 27 full hours at 1,800 an hour, then the last
+        // 1,400 at 60 a minute.
         let d = RateLimit::min_duration(&RateLimit::KORE_DEFAULTS, 50_000);
-        assert_eq!(d, Duration::from_secs(27 * 3_600));
+        assert_eq!(d, Duration::from_secs(27 * 3_600 + 23 * 60));
+        assert_eq!(RateLimit::min_duration(&[], 1_000), Duration::ZERO);
     }
 }

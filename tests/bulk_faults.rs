@@ -13,7 +13,7 @@ use koreai_users::{Client, Outcome, RateLimit, RemoveUsers, VirtualClock};
 use common::Rng;
 
 /// How many schedules run; each is replayable from its seed.
-const SCHEDULES: u64 = 60;
+const SCHEDULES: u64 = 200;
 
 #[test]
 fn every_fault_schedule_yields_an_exact_and_truthful_report() {

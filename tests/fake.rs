@@ -227,6 +227,21 @@ fn builder_overrides_the_credentials() {
 }
 
 #[test]
+fn fake_can_be_shared_by_threads() {
+    fn assert_traits<T: Send + Sync>() {}
+    assert_traits::<FakeKore>();
+
+    let fake = FakeKore::start();
+    std::thread::scope(|scope| {
+        for i in 0..4 {
+            let fake = &fake;
+            scope.spawn(move || fake.add_user(&format!("t{i}@x.io"), &format!("u-{i}")));
+        }
+    });
+    assert_eq!(fake.user_count(), 4);
+}
+
+#[test]
 fn debug_output_hides_the_secret() {
     let fake = FakeKore::builder()
         .client_secret("very-secret-value")
@@ -798,9 +813,10 @@ fn client_waits_out_the_rate_limit_on_a_shared_virtual_clock() {
         .unwrap();
     let client = fake.client_builder().no_rate_limit().build().unwrap();
 
-    client
+    let first = client
         .remove_users(&RemoveUsers::emails(["a@x.io"]))
         .unwrap();
+    assert!(first.is_complete());
     let report = client
         .remove_users(&RemoveUsers::emails(["b@x.io"]))
         .unwrap();
@@ -1233,9 +1249,10 @@ fn client_builder_talks_to_the_fake() {
     let report = client
         .remove_users(&RemoveUsers::emails(["a@x.io", "ghost@x.io"]))
         .unwrap();
-    client
+    let by_id = client
         .remove_users(&RemoveUsers::org_user_ids(["u-b"]))
         .unwrap();
+    assert!(by_id.is_complete());
 
     assert_eq!(report.failed().len(), 1);
     assert!(fake.users().is_empty());

@@ -22,32 +22,36 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use koreai_users::{
     BulkPlan, BulkReport, Client, DEFAULT_BULK_BATCH_SIZE, MAX_BATCH_SIZE, REMOVE_USERS_PATH,
+    StopCause,
 };
 
-use crate::config::{AuthArgs, Need, Secs, SendArgs};
+use crate::config::{AuthArgs, ConnectArgs, Need, Secs};
 use crate::input::InputArgs;
-use crate::output::{Logger, Reporter};
+use crate::output::{Logger, Reporter, count};
 
 const ABOUT: &str = "Remove users from a Kore.ai account, or mint an auth token";
 
-const LONG_ABOUT: &str = "\
-Remove users from a Kore.ai account through the Admin API's \"Remove Users
-from Account\" endpoint, or mint an auth token for other tools.
+// Prose is left for clap to wrap to the terminal; the tables below are laid
+// out by hand, in lines of at most 80 characters.
 
-Large lists are sent in batches, paced under Kore.ai's rate limits, retried on
-rate limiting and outages, and every user is accounted for in the report.";
+const LONG_ABOUT: &str = "\
+Remove users from a Kore.ai account through the Admin API's \"Remove Users from \
+Account\" endpoint, or mint an auth token for other tools.
+
+Large lists are sent in batches, paced under Kore.ai's rate limits, retried on rate \
+limiting and outages, and every user is accounted for in the report.";
 
 const TOKEN_LONG_ABOUT: &str = "\
 Print a freshly minted JWT for the `auth` header of other tools:
   curl -H \"auth: $(koreai-users token)\" ...
 
-Needs the client id and secret; a ready KORE_JWT is not used. The host is
-needed too (KORE_HOST or --host): the token does not name it, but the client
-that mints it checks it.";
+Needs only the app's client id and secret: KORE_HOST is not read (the token names the \
+app, not the environment), and neither is a ready KORE_JWT.";
 
 const AFTER_HELP: &str = "\
 Configuration (flags win over the environment):
-  KORE_HOST           the environment URL, e.g. https://platform.kore.ai (--host)
+  KORE_HOST           the environment URL, e.g. https://platform.kore.ai
+                      (--host); `remove` only
   KORE_CLIENT_ID      the app's client id (--client-id)
   KORE_CLIENT_SECRET  the app's client secret (--client-secret-file)
   KORE_JWT            a ready token, used instead of the client id and secret
@@ -64,6 +68,18 @@ Exit status:
   3  Kore.ai refused the credentials or the app's scope: the run stopped
   4  the run stopped before any user was removed: rate limiting, a transport
      or a server error, or --deadline";
+
+const TOKEN_AFTER_HELP: &str = "\
+Configuration (flags win over the environment):
+  KORE_CLIENT_ID      the app's client id (--client-id)
+  KORE_CLIENT_SECRET  the app's client secret (--client-secret-file)
+The secret is never taken as a command-line argument: other users of the
+machine could read it in the process list.
+
+Exit status:
+  0  the token was printed
+  2  usage or configuration error, or the token could not be signed: nothing
+     was printed";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,9 +99,9 @@ struct Cli {
 enum Command {
     /// Remove users from the account, by email address or by org user id
     #[command(after_help = AFTER_HELP)]
-    Remove(RemoveArgs),
+    Remove(Box<RemoveArgs>),
     /// Print a freshly minted JWT, e.g. for curl -H "auth: $(koreai-users token)"
-    #[command(long_about = TOKEN_LONG_ABOUT, after_help = AFTER_HELP)]
+    #[command(long_about = TOKEN_LONG_ABOUT, after_help = TOKEN_AFTER_HELP)]
     Token(TokenArgs),
 }
 
@@ -133,7 +149,7 @@ struct RemoveArgs {
     auth: AuthArgs,
 
     #[command(flatten)]
-    sending: SendArgs,
+    connection: ConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +247,7 @@ impl fmt::Display for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Remove(args) => remove(args),
+        Command::Remove(args) => remove(*args),
         Command::Token(args) => token(&args),
     };
     match result {
@@ -243,13 +259,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Mints a token from the credentials alone: no host, no client.
 fn token(args: &TokenArgs) -> Result<Exit, Failure> {
-    let builder = config::builder(&args.auth, Need::Credentials)?;
-    let client = builder
+    let builder = args.auth.apply(config::builder(), Need::Credentials)?;
+    let token = builder
         .token_lifetime(Duration::from_secs(args.lifetime))
-        .build()?;
-
-    let token = client.mint_token()?;
+        .mint_token()?;
     println!("{token}");
     Ok(Exit::Done)
 }
@@ -261,8 +276,8 @@ fn remove(args: RemoveArgs) -> Result<Exit, Failure> {
     let users = input::read(&args.input)?;
     let from_stdin = args.input.reads_stdin();
 
-    let builder = config::builder(&args.auth, Need::Any)?;
-    let client = args.sending.apply(builder)?.build()?;
+    let builder = args.connection.apply(config::builder())?;
+    let client = args.auth.apply(builder, Need::Any)?.build()?;
     let mut bulk = client.bulk_remove(users).batch_size(args.batch_size);
     if let Some(deadline) = args.deadline {
         bulk = bulk.deadline(deadline.0);
@@ -295,9 +310,13 @@ fn no_valid_user(plan: &BulkPlan) -> Result<(), Failure> {
     if plan.to_send > 0 {
         return Ok(());
     }
+    let rejected = match plan.unique {
+        1 => "the only entry was rejected".to_owned(),
+        n => format!("all {n} entries were rejected"),
+    };
     Err(Failure::usage(format!(
-        "no valid {} to remove: {} entries, all rejected",
-        plan.kind, plan.unique
+        "no valid {} to remove: {rejected}",
+        plan.kind
     )))
 }
 
@@ -305,25 +324,22 @@ fn no_valid_user(plan: &BulkPlan) -> Result<(), Failure> {
 /// the run stopped early.
 fn exit_status(report: &BulkReport) -> Result<Exit, Failure> {
     let summary = report.summary();
-    if let Some(stopped) = &summary.stopped {
-        // The library words an authentication stop this way; a structured
-        // stop cause would be a sturdier signal.
-        let exit = if stopped.starts_with("authentication failed") {
-            Exit::Unauthorized
-        } else if summary.removed == 0 {
-            Exit::Stopped
+    let Some(cause) = summary.stop_cause else {
+        return Ok(if report.all_removed() {
+            Exit::Done
         } else {
             Exit::NotAllRemoved
-        };
-        let error = format!("the run stopped: {stopped}");
-        return Err(Failure::new(exit, error.into()));
-    }
+        });
+    };
 
-    if report.all_removed() {
-        Ok(Exit::Done)
-    } else {
-        Ok(Exit::NotAllRemoved)
-    }
+    let exit = match cause {
+        StopCause::Unauthorized => Exit::Unauthorized,
+        _ if summary.removed == 0 => Exit::Stopped,
+        _ => Exit::NotAllRemoved,
+    };
+    let why = summary.stopped.as_deref().unwrap_or("no reason given");
+    let error = format!("the run stopped: {why}");
+    Err(Failure::new(exit, error.into()))
 }
 
 /// Asks before removing more than `--confirm-over` users, unless `--yes`.
@@ -336,7 +352,7 @@ fn confirm(
     if args.yes || plan.to_send <= args.confirm_over {
         return Ok(());
     }
-    let count = plan.to_send;
+    let users = count(plan.to_send, "user", "users");
     let why = if from_stdin {
         "stdin holds the users"
     } else {
@@ -344,14 +360,14 @@ fn confirm(
     };
     if from_stdin || !io::stdin().is_terminal() {
         return Err(Failure::usage(format!(
-            "refusing to remove {count} users (more than --confirm-over {}) without \
+            "refusing to remove {users} (more than --confirm-over {}) without \
              confirmation: {why}; pass --yes",
             args.confirm_over
         )));
     }
 
     eprint!(
-        "Remove {count} users by {} from the account at {}? [y/N] ",
+        "Remove {users} by {} from the account at {}? [y/N] ",
         plan.kind,
         client.endpoint().trim_end_matches(REMOVE_USERS_PATH)
     );

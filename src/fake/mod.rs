@@ -39,13 +39,19 @@
 //!
 //! # What is faithful and what is not
 //!
-//! The answers, messages and codes are those of the API guide and of public
-//! test suites (see the crate's notes on the API). Where Kore.ai's behaviour is
-//! undocumented the fake picks one answer and says so on the setting that
-//! changes it: the status of a per-user failure answer
-//! ([`FakeKore::set_partial_status`]), whether a 429 carries `Retry-After`
-//! ([`FakeRateLimit::retry_after`]). Only the remove-users endpoint exists;
-//! every other path answers 404.
+//! The answers, messages and codes are those shown by Kore.ai's API guide and
+//! by public test suites. Where Kore.ai's behaviour is undocumented, the fake
+//! picks one answer and names it on the setting that changes it: the status of
+//! a per-user failure answer ([`FakeKore::set_partial_status`]), whether a 429
+//! carries `Retry-After` ([`FakeRateLimit::retry_after`]).
+//!
+//! Known limits:
+//! - Only `DELETE /api/public/users` exists, at the root of the URL (no
+//!   on-premises path prefix); every other path answers 404, other methods on
+//!   it 405.
+//! - Plain HTTP only, which the client allows for loopback hosts.
+//! - With "Enforce JTI" on, every `jti` is remembered for the life of the
+//!   fake, as replay protection needs.
 
 use std::fmt;
 use std::io;
@@ -400,9 +406,9 @@ impl FakeKoreBuilder {
     ///
     /// # Errors
     ///
-    /// An I/O error when a socket cannot be bound or a thread cannot be
-    /// started, and [`io::ErrorKind::InvalidInput`] for an empty client id
-    /// or secret.
+    /// An I/O error when a socket cannot be bound, a thread cannot be
+    /// started or the system random generator fails, and
+    /// [`io::ErrorKind::InvalidInput`] for an empty client id or secret.
     pub fn start(self) -> io::Result<FakeKore> {
         let client_id = match self.client_id {
             Some(id) => id,

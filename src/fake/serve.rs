@@ -35,7 +35,11 @@ const VALIDATION_MESSAGE: &str = "Validation errors/ Invalid arguments";
 const AUTH_CODE: u16 = 4002;
 
 /// The `reason` of a user that does not exist, as the API guide shows it.
-const NOT_FOUND_REASON: &str = r#"{"statusCode":400,"status":400,"customCode":400,"errors":[{"msg":"User not found","code":400}],"message":"User not found","name":"BadRequest"}"#;
+const NOT_FOUND_REASON: &str = concat!(
+    r#"{"statusCode":400,"status":400,"customCode":400,"#,
+    r#""errors":[{"msg":"User not found","code":400}],"#,
+    r#""message":"User not found","name":"BadRequest"}"#,
+);
 
 /// The largest request body read. Larger ones are answered 413 unread.
 const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;

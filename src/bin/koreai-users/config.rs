@@ -12,14 +12,10 @@ use koreai_users::{ClientBuilder, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RateLimi
 
 use crate::{Exit, Failure};
 
-/// The settings every command needs to reach Kore.ai.
+/// The app's credentials: every command needs them.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Connection")]
+#[command(next_help_heading = "Credentials")]
 pub struct AuthArgs {
-    /// The environment URL, e.g. https://platform.kore.ai
-    #[arg(long, value_name = "URL", env = env::HOST, hide_env_values = true)]
-    host: Option<String>,
-
     /// The app's client id
     #[arg(long, value_name = "ID", env = env::CLIENT_ID, hide_env_values = true)]
     client_id: Option<String>,
@@ -30,12 +26,19 @@ pub struct AuthArgs {
     client_secret_file: Option<PathBuf>,
 }
 
-/// How requests are sent: retries, timeout and pacing.
+/// Where requests go and how: host, retries, timeout and pacing.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Sending")]
-pub struct SendArgs {
+#[command(next_help_heading = "Connection")]
+pub struct ConnectArgs {
+    /// Environment URL, e.g. https://platform.kore.ai
+    #[arg(long, value_name = "URL", env = env::HOST, hide_env_values = true)]
+    host: Option<String>,
+
     /// Retries after the first attempt, on rate limiting, 503 and failures to
     /// connect; 0 turns retries off
+    ///
+    /// A server that asks for a wait of over 60 s is not waited for: the run
+    /// stops at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_RETRIES)]
     max_retries: u32,
 
@@ -43,18 +46,35 @@ pub struct SendArgs {
     #[arg(long, value_name = "SECS", default_value_t = Secs(DEFAULT_TIMEOUT))]
     timeout: Secs,
 
-    /// Client-side pacing: at most N requests in any SECS seconds; repeat for
-    /// several windows; `none` turns pacing off (the server's rate limiting
-    /// is still honoured) [default: 60/60 and 1800/3600, Kore.ai's
-    /// documented per-account limits]
-    #[arg(long, value_name = "N/SECS|none")]
+    // Clap shows a default only for values of its own; this one is the
+    // library's, so the help text states it, where clap would.
+    #[arg(long, value_name = "N/SECS|none", help = RATE_LIMIT_HELP,
+          long_help = RATE_LIMIT_LONG_HELP)]
     rate_limit: Vec<Pacing>,
 }
 
-impl SendArgs {
-    /// Applies the sending settings to a builder.
+const RATE_LIMIT_HELP: &str = "Client-side pacing: at most N requests in any SECS seconds; \
+    repeatable; `none` turns it off [default: 60/60 and 1800/3600]";
+
+const RATE_LIMIT_LONG_HELP: &str = "\
+Client-side pacing: at most N requests in any SECS seconds. Repeat for several windows; \
+`none` turns pacing off (the server's rate limiting is still honoured).
+
+[default: 60/60 and 1800/3600, Kore.ai's documented per-account limits]";
+
+/// A builder with every setting at its default but the `User-Agent`, which
+/// names the tool in the server's logs.
+pub fn builder() -> ClientBuilder {
+    ClientBuilder::default().user_agent("cli")
+}
+
+impl ConnectArgs {
+    /// Applies the host and the sending settings to a builder.
     pub fn apply(&self, builder: ClientBuilder) -> Result<ClientBuilder, Failure> {
+        let host = non_blank(self.host.clone())
+            .ok_or_else(|| Failure::usage(format!("no host: set {} or pass --host", env::HOST)))?;
         let builder = builder
+            .host(host.trim())
             .max_retries(self.max_retries)
             .timeout(self.timeout.0);
         if self.rate_limit.is_empty() {
@@ -87,44 +107,42 @@ pub enum Need {
     Credentials,
 }
 
-/// A builder with the host and the credentials, from the flags first and
-/// the environment second. Errors name the missing setting.
-pub fn builder(auth: &AuthArgs, need: Need) -> Result<ClientBuilder, Failure> {
-    let host = non_blank(auth.host.clone())
-        .ok_or_else(|| Failure::usage(format!("no host: set {} or pass --host", env::HOST)))?;
-    let builder = ClientBuilder::default().host(host.trim()).user_agent("cli");
+impl AuthArgs {
+    /// Applies the credentials to a builder, from the flags first and the
+    /// environment second. Errors name the missing setting.
+    pub fn apply(&self, builder: ClientBuilder, need: Need) -> Result<ClientBuilder, Failure> {
+        let from_file = match &self.client_secret_file {
+            Some(path) => Some(read_secret(path)?),
+            None => None,
+        };
+        if from_file.is_none()
+            && need == Need::Any
+            && let Some(jwt) = env_var(env::JWT)?
+        {
+            return Ok(builder.jwt(jwt.trim()));
+        }
 
-    let from_file = match &auth.client_secret_file {
-        Some(path) => Some(read_secret(path)?),
-        None => None,
-    };
-    if from_file.is_none()
-        && need == Need::Any
-        && let Some(jwt) = env_var(env::JWT)?
-    {
-        return Ok(builder.jwt(jwt.trim()));
-    }
-
-    let client_id = non_blank(auth.client_id.clone()).ok_or_else(|| {
-        Failure::usage(format!(
-            "no client id: set {} or pass --client-id",
-            env::CLIENT_ID
-        ))
-    })?;
-    let secret = match from_file {
-        Some(secret) => secret,
-        None => env_var(env::CLIENT_SECRET)?.ok_or_else(|| {
-            let jwt = match need {
-                Need::Any => format!(" (or set {} to a ready token)", env::JWT),
-                Need::Credentials => String::new(),
-            };
+        let client_id = non_blank(self.client_id.clone()).ok_or_else(|| {
             Failure::usage(format!(
-                "no client secret: set {} or pass --client-secret-file{jwt}",
-                env::CLIENT_SECRET
+                "no client id: set {} or pass --client-id",
+                env::CLIENT_ID
             ))
-        })?,
-    };
-    Ok(builder.credentials(client_id.trim(), secret.trim()))
+        })?;
+        let secret = match from_file {
+            Some(secret) => secret,
+            None => env_var(env::CLIENT_SECRET)?.ok_or_else(|| {
+                let jwt = match need {
+                    Need::Any => format!(" (or set {} to a ready token)", env::JWT),
+                    Need::Credentials => String::new(),
+                };
+                Failure::usage(format!(
+                    "no client secret: set {} or pass --client-secret-file{jwt}",
+                    env::CLIENT_SECRET
+                ))
+            })?,
+        };
+        Ok(builder.credentials(client_id.trim(), secret.trim()))
+    }
 }
 
 /// Reads the secret file; white space around the secret is dropped, as the
@@ -229,6 +247,22 @@ mod tests {
         for bad in ["", "5", "0/60", "5/0", "x/60", "5/-1"] {
             assert!(bad.parse::<Pacing>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_help_states_the_librarys_defaults() {
+        // The texts of --rate-limit and --max-retries name these values.
+        assert_eq!(
+            RateLimit::KORE_DEFAULTS,
+            [
+                RateLimit::new(60, Duration::from_secs(60)),
+                RateLimit::new(1_800, Duration::from_secs(3_600)),
+            ]
+        );
+        assert_eq!(
+            koreai_users::DEFAULT_MAX_RETRY_WAIT,
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub fn print_report(report: &BulkReport) {
     let summary = report.summary();
     println!("{summary}");
     if summary.duplicates > 0 {
-        println!("{} duplicate entries ignored", summary.duplicates);
+        let entries = count(summary.duplicates, "duplicate entry", "duplicate entries");
+        println!("{entries} ignored");
     }
 
     let not_removed = [
@@ -136,6 +137,12 @@ fn describe_short(progress: &Progress) -> String {
     )
 }
 
+/// A number with its noun, singular or plural: `1 user`, `2 users`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    let noun = if n == 1 { one } else { many };
+    format!("{n} {noun}")
+}
+
 /// A duration as people read it: `under 1 ms`, `40 ms`, `0.5 s`, `2 min 5 s`, `1 h 3 min`.
 fn human(duration: Duration) -> String {
     let secs = duration.as_secs();
@@ -181,6 +188,13 @@ impl Log for Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "user", "users"), "1 user");
+        assert_eq!(count(0, "user", "users"), "0 users");
+        assert_eq!(count(2, "user", "users"), "2 users");
+    }
 
     #[test]
     fn durations_read_naturally() {
