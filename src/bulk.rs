@@ -596,15 +596,22 @@ impl fmt::Display for BulkPlan {
         };
         write!(
             f,
-            "{} to remove in {} of up to {} ({} rejected, {} dropped); the rate limits allow \
-             it in no less than {}",
+            "{} to remove in {} of up to {} ({} rejected, {} dropped); ",
             Count(self.to_send, kind.0, kind.1),
             Count(self.batches, "request", "requests"),
             self.batch_size,
             self.rejected,
             Count(self.duplicates, "duplicate", "duplicates"),
-            HumanDuration(self.min_duration)
-        )
+        )?;
+        if self.min_duration.is_zero() {
+            f.write_str("the rate limits let it go at once")
+        } else {
+            write!(
+                f,
+                "the rate limits need at least {}",
+                HumanDuration(self.min_duration)
+            )
+        }
     }
 }
 
