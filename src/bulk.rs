@@ -285,6 +285,10 @@ impl Run<'_, '_> {
                     }
                     self.wait(wait, WaitCause::RateLimited);
                 }
+                // A missing endpoint or method is the same for every batch.
+                Err(error @ Error::Api(_)) if matches!(error.status(), Some(404 | 405)) => {
+                    return Some(Stop::from_error(&error));
+                }
                 Err(Error::Api(response)) if (400..500).contains(&response.status) => {
                     let detail: Arc<str> = Arc::from(format!("request refused: {response}"));
                     for &i in batch {

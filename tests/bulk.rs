@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use koreai_users::fake::{FakeKore, FakeRateLimit, Fault, Verdict};
-use koreai_users::{Outcome, RateLimit, RemoveUsers, VirtualClock, WaitCause};
+use koreai_users::{Outcome, RateLimit, RemoveUsers, StopCause, VirtualClock, WaitCause};
 
 use common::{builder, client, fake_with_users};
 
@@ -278,6 +278,47 @@ fn an_auth_failure_midway_stops_and_leaves_the_rest_not_attempted() {
 }
 
 #[test]
+fn a_refused_batch_fails_its_users_and_the_run_goes_on() {
+    let (fake, _clock) = fake_with(6);
+    let body = r#"{"errors":[{"msg":"Validation errors/ Invalid arguments","code":412}]}"#;
+    fake.push_fault(Fault::Respond {
+        status: 412,
+        body: body.into(),
+        headers: vec![],
+    });
+    let client = client(&fake);
+
+    let report = client
+        .bulk_remove(RemoveUsers::emails(emails(0..6)))
+        .batch_size(3)
+        .run();
+
+    let summary = report.summary();
+    assert_eq!((summary.failed, summary.removed), (3, 3));
+    assert!(report.entries()[0].detail().contains("Validation errors"));
+    assert!(summary.stopped.is_none());
+}
+
+#[test]
+fn a_missing_endpoint_stops_the_run_at_once() {
+    let (fake, _clock) = fake_with(6);
+    fake.push_fault(Fault::status(404));
+    let client = client(&fake);
+
+    let report = client
+        .bulk_remove(RemoveUsers::emails(emails(0..6)))
+        .batch_size(3)
+        .run();
+
+    let summary = report.summary();
+    assert_eq!(
+        (summary.not_attempted, summary.stop_cause),
+        (6, Some(StopCause::Server))
+    );
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[test]
 fn a_deadline_stops_before_a_wait_that_would_pass_it() {
     let (fake, _clock) = fake_with(30);
     let client = builder(&fake)
@@ -294,7 +335,48 @@ fn a_deadline_stops_before_a_wait_that_would_pass_it() {
     let summary = report.summary();
     assert_eq!((summary.removed, summary.not_attempted), (20, 10));
     assert!(summary.stopped.as_deref().unwrap().contains("deadline"));
+    assert_eq!(summary.stop_cause, Some(StopCause::Deadline));
     assert_eq!(fake.request_count(), 2);
+}
+
+#[test]
+fn rate_limiting_past_the_retries_is_waited_out_within_the_caps() {
+    let (fake, clock) = fake_with(6);
+    for _ in 0..3 {
+        fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(30))));
+    }
+    let client = builder(&fake).max_retries(1).build().unwrap();
+
+    let report = client.bulk_remove(RemoveUsers::emails(emails(0..6))).run();
+
+    assert!(report.all_removed(), "{}", report.summary());
+    // One wait by the client's retry, one round by the bulk run, and one
+    // more retry inside that round.
+    assert_eq!(clock.sleeps(), [Duration::from_secs(30); 3]);
+    assert_eq!(fake.request_count(), 4);
+}
+
+#[test]
+fn a_retry_after_beyond_max_retry_wait_stops_the_run() {
+    let (fake, clock) = fake_with(6);
+    fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(3_600))));
+    let client = client(&fake);
+
+    let report = client
+        .bulk_remove(RemoveUsers::emails(emails(0..6)))
+        .batch_size(3)
+        .run();
+
+    let summary = report.summary();
+    assert_eq!(
+        (summary.not_attempted, summary.stop_cause),
+        (6, Some(StopCause::RateLimited))
+    );
+    assert!(
+        summary.stopped.as_deref().unwrap().contains("1 h 0 min"),
+        "{summary}"
+    );
+    assert!(clock.sleeps().is_empty());
 }
 
 #[test]

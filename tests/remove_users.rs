@@ -10,6 +10,11 @@ use koreai_users::{Algorithm, AuthProblem, Client, Error, RateLimit, RemoveUsers
 
 use common::{builder, client, closed_port, fake, verified_claims};
 
+/// Removes one user, by email.
+fn remove(client: &Client, email: &str) -> koreai_users::Result<koreai_users::RemoveReport> {
+    client.remove_users(&RemoveUsers::emails([email]))
+}
+
 const RATE_LIMIT_MSG: &str =
     "Rate limit for this API has been reached. Please try again after some time.";
 
@@ -61,9 +66,7 @@ fn removes_users_by_email_and_by_org_user_id() {
     let (fake, _clock) = fake();
     let client = client(&fake);
 
-    let by_email = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap();
+    let by_email = remove(&client, "john.doe@example.com").unwrap();
     let by_id = client
         .remove_users(&RemoveUsers::org_user_ids(["u-jane", "u-max"]))
         .unwrap();
@@ -152,9 +155,7 @@ fn rate_limited_request_is_retried_after_retry_after() {
     fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(2))));
     let client = client(&fake);
 
-    let report = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap();
+    let report = remove(&client, "john.doe@example.com").unwrap();
 
     assert!(report.is_complete());
     assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
@@ -174,8 +175,7 @@ fn fractional_retry_after_is_honoured() {
     let client = client(&fake);
 
     assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
+        remove(&client, "john.doe@example.com")
             .unwrap()
             .is_complete()
     );
@@ -195,8 +195,7 @@ fn http_date_retry_after_is_honoured() {
     let client = client(&fake);
 
     assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
+        remove(&client, "john.doe@example.com")
             .unwrap()
             .is_complete()
     );
@@ -217,8 +216,7 @@ fn rate_limit_without_header_backs_off_with_jitter() {
     let client = client(&fake);
 
     assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
+        remove(&client, "john.doe@example.com")
             .unwrap()
             .is_complete()
     );
@@ -243,9 +241,7 @@ fn rate_limit_message_in_the_body_counts_as_rate_limiting() {
     });
     let client = client(&fake);
 
-    let report = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap();
+    let report = remove(&client, "john.doe@example.com").unwrap();
 
     assert!(report.is_complete());
     assert_eq!(clock.sleeps().len(), 1);
@@ -259,9 +255,7 @@ fn exhausted_retries_give_rate_limited_with_the_last_retry_after() {
     }
     let client = builder(&fake).max_retries(2).build().unwrap();
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     let Error::RateLimited {
         attempts,
@@ -285,9 +279,7 @@ fn a_retry_after_beyond_the_cap_is_not_waited_for() {
     fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(3_600))));
     let client = client(&fake);
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     assert!(matches!(err, Error::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 3_600));
     assert!(clock.sleeps().is_empty());
@@ -300,9 +292,7 @@ fn service_unavailable_is_retried() {
     fake.push_fault(Fault::status(503));
     let client = client(&fake);
 
-    let report = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap();
+    let report = remove(&client, "john.doe@example.com").unwrap();
 
     assert!(report.is_complete());
     assert_eq!(clock.sleeps().len(), 1);
@@ -316,9 +306,7 @@ fn server_errors_are_not_retried_and_the_outcome_is_unknown() {
         fake.push_fault(Fault::status(status));
         let client = client(&fake);
 
-        let err = client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-            .unwrap_err();
+        let err = remove(&client, "john.doe@example.com").unwrap_err();
 
         assert!(
             matches!(&err, Error::Api(r) if r.status == status),
@@ -342,9 +330,7 @@ fn validation_errors_carry_kores_envelope() {
     });
     let client = client(&fake);
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     let Error::Api(response) = &err else {
         panic!("{err:?}")
@@ -369,9 +355,7 @@ fn wrong_secret_is_unauthorized_with_invalid_credentials() {
         .build()
         .unwrap();
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     let Error::Unauthorized { problem, response } = &err else {
         panic!("{err:?}")
@@ -388,9 +372,7 @@ fn a_revoked_scope_is_told_apart_from_bad_credentials() {
     fake.set_scope_revoked(true);
     let client = client(&fake);
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     assert!(
         matches!(
@@ -420,8 +402,7 @@ fn a_ready_jwt_is_sent_as_is() {
         .build()
         .unwrap();
     assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
+        remove(&client, "john.doe@example.com")
             .unwrap()
             .is_complete()
     );
@@ -435,8 +416,7 @@ fn hs512_tokens_are_accepted() {
     let client = builder(&fake).algorithm(Algorithm::Hs512).build().unwrap();
 
     assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
+        remove(&client, "john.doe@example.com")
             .unwrap()
             .is_complete()
     );
@@ -453,12 +433,7 @@ fn enforced_jti_is_satisfied_by_fresh_short_lived_tokens() {
     let client = client(&fake);
 
     for email in ["john.doe@example.com", "jane.roe@example.com"] {
-        assert!(
-            client
-                .remove_users(&RemoveUsers::emails([email]))
-                .unwrap()
-                .is_complete()
-        );
+        assert!(remove(&client, email).unwrap().is_complete());
     }
 
     assert!(
@@ -478,9 +453,7 @@ fn redirects_are_not_followed() {
     )));
     let client = client(&fake);
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     let Error::Api(response) = &err else {
         panic!("{err:?}")
@@ -503,9 +476,7 @@ fn a_dropped_connection_after_processing_is_an_unknown_outcome() {
     fake.push_fault(Fault::DropAfterProcessing);
     let client = client(&fake);
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     assert!(
         matches!(err, Error::Transport { sent: true, .. }),
@@ -530,9 +501,7 @@ fn a_slow_answer_times_out_with_an_unknown_outcome() {
         .build()
         .unwrap();
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     assert!(matches!(err, Error::Timeout { sent: true, .. }), "{err:?}");
     assert!(err.is_outcome_unknown());
@@ -550,9 +519,7 @@ fn a_refused_connection_is_retried_then_reported_as_not_sent() {
         .build()
         .unwrap();
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     assert!(
         matches!(err, Error::Transport { sent: false, .. }),
@@ -580,9 +547,7 @@ fn bodies_that_are_not_the_expected_json_are_decode_errors() {
         fake.push_fault(fault);
         let client = client(&fake);
 
-        let err = client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-            .unwrap_err();
+        let err = remove(&client, "john.doe@example.com").unwrap_err();
 
         let Error::Decode(decode) = &err else {
             panic!("{err:?}")
@@ -602,9 +567,7 @@ fn an_html_error_page_is_an_api_error_with_a_snippet() {
     fake.push_fault(Fault::Html { status: 404 });
     let client = client(&fake);
 
-    let err = client
-        .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
-        .unwrap_err();
+    let err = remove(&client, "john.doe@example.com").unwrap_err();
 
     let Error::Api(response) = &err else {
         panic!("{err:?}")
@@ -624,24 +587,17 @@ fn pacing_is_shared_by_every_clone() {
     let clone = client.clone();
 
     assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["john.doe@example.com"]))
+        remove(&client, "john.doe@example.com")
             .unwrap()
             .is_complete()
     );
     assert!(
-        clone
-            .remove_users(&RemoveUsers::emails(["jane.roe@example.com"]))
+        remove(&clone, "jane.roe@example.com")
             .unwrap()
             .is_complete()
     );
     assert!(clock.sleeps().is_empty());
-    assert!(
-        client
-            .remove_users(&RemoveUsers::emails(["erika@example.com"]))
-            .unwrap()
-            .is_complete()
-    );
+    assert!(remove(&client, "erika@example.com").unwrap().is_complete());
 
     assert_eq!(clock.sleeps(), [Duration::from_secs(10)]);
 }
@@ -664,11 +620,11 @@ fn no_secret_or_token_in_any_debug_or_display() {
         Fault::redirect("https://elsewhere.invalid/x"),
     ] {
         fake.push_fault(fault);
-        errors.push(client.remove_users(&RemoveUsers::emails(["john.doe@example.com"])));
+        errors.push(remove(&client, "john.doe@example.com"));
     }
     fake.set_scope_revoked(true);
-    errors.push(client.remove_users(&RemoveUsers::emails(["jane.roe@example.com"])));
-    errors.push(client.remove_users(&RemoveUsers::emails(["  "])));
+    errors.push(remove(&client, "jane.roe@example.com"));
+    errors.push(remove(&client, "  "));
     errors.push(
         Client::builder()
             .host("http://example.com")
