@@ -16,9 +16,10 @@
 //!
 //! use koreai_users::{Client, RemoveUsers};
 //!
+//! let secret = std::env::var("KORE_CLIENT_SECRET").unwrap_or_default();
 //! let client = Client::builder()
 //!     .host("https://platform.kore.ai")
-//!     .credentials("cs-1234-client-id", std::env::var("KORE_CLIENT_SECRET").unwrap_or_default())
+//!     .credentials("cs-1234-client-id", secret)
 //!     .timeout(Duration::from_secs(30))
 //!     .build()?;
 //!

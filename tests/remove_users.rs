@@ -230,10 +230,9 @@ fn rate_limit_without_header_backs_off_with_jitter() {
 #[test]
 fn rate_limit_message_in_the_body_counts_as_rate_limiting() {
     let (fake, clock) = fake();
-    let body = serde_json::json!({"errors": [{
-        "msg": "You've exceeded the per-minute rate limit. Please wait for sometime before retrying.",
-        "code": 400
-    }]});
+    let msg = "You've exceeded the per-minute rate limit. \
+               Please wait for sometime before retrying.";
+    let body = serde_json::json!({"errors": [{"msg": msg, "code": 400}]});
     fake.push_fault(Fault::Respond {
         status: 400,
         body: body.to_string(),
