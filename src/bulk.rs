@@ -117,6 +117,16 @@ impl<'a> BulkRemove<'a> {
             unique: prepared.entries.len(),
             duplicates: prepared.duplicates,
             rejected: prepared.entries.len() - valid,
+            rejected_entries: prepared
+                .entries
+                .iter()
+                .filter_map(|e| {
+                    Some(RejectedEntry {
+                        id: e.id.clone(),
+                        why: e.rejection?,
+                    })
+                })
+                .collect(),
             to_send: valid,
             batch_size: self.batch_size,
             batches,
@@ -573,6 +583,8 @@ pub struct BulkPlan {
     pub duplicates: usize,
     /// Distinct entries that will not be sent because they are invalid.
     pub rejected: usize,
+    /// Those entries, in input order, with why.
+    pub rejected_entries: Vec<RejectedEntry>,
     /// Users that will be sent.
     pub to_send: usize,
     /// Users per request.
@@ -617,6 +629,16 @@ impl fmt::Display for BulkPlan {
             )
         }
     }
+}
+
+/// An entry a bulk run will not send, and why: part of a [`BulkPlan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RejectedEntry {
+    /// The entry as given, trimmed.
+    pub id: String,
+    /// Why it is refused.
+    pub why: Rejection,
 }
 
 /// What happened to one user.

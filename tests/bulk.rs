@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use koreai_users::fake::{FakeKore, FakeRateLimit, Fault, Verdict};
-use koreai_users::{Outcome, RateLimit, RemoveUsers, StopCause, VirtualClock, WaitCause};
+use koreai_users::{
+    Outcome, RateLimit, Rejection, RemoveUsers, StopCause, VirtualClock, WaitCause,
+};
 
 use common::{builder, client, fake_with_users};
 
@@ -45,6 +47,15 @@ fn plan_counts_batches_and_rate_limit_time_and_sends_nothing() {
         (50_000, 1, 2)
     );
     assert_eq!(plan.unique, 50_002);
+    let rejected: Vec<(&str, Rejection)> = plan
+        .rejected_entries
+        .iter()
+        .map(|e| (e.id.as_str(), e.why))
+        .collect();
+    assert_eq!(
+        rejected,
+        [("bad", Rejection::NotAnEmail), ("", Rejection::Blank)]
+    );
     assert_eq!(plan.batches, 100);
     assert_eq!(plan.min_duration, Duration::from_secs(60));
     assert!(plan.to_string().contains("100 requests"), "{plan}");

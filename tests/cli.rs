@@ -637,6 +637,29 @@ fn a_dry_run_sends_nothing() {
 }
 
 #[test]
+fn a_dry_run_lists_the_entries_it_would_reject() {
+    let kit = Kit::with_users(2);
+    let file = TempFile::new(
+        "mixed.txt",
+        "user0@example.com\nnot-an-email\nuser1@example.com\n",
+    );
+
+    let text = kit.remove(&["--file", file.path(), "--dry-run"]);
+    let json = kit.remove(&["--file", file.path(), "--dry-run", "--json"]);
+
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stdout
+            .contains("rejected (1):\n  not-an-email: not an email"),
+        "{text:?}"
+    );
+    let rejected = &json.json()["rejected_entries"];
+    assert_eq!(rejected[0]["id"], "not-an-email", "{json:?}");
+    assert_eq!(rejected[0]["why"], "not_an_email", "{json:?}");
+    assert_eq!(kit.fake.request_count(), 0);
+}
+
+#[test]
 fn removing_many_users_without_a_terminal_needs_yes() {
     let kit = Kit::with_users(12);
     let mut args: Vec<String> = (0..12)

@@ -16,6 +16,12 @@ pub fn print_plan(plan: &BulkPlan, json: bool) {
         println!("{}", serde_json::to_string_pretty(plan).unwrap_or_default());
     } else {
         println!("dry run, nothing sent: {plan}");
+        if !plan.rejected_entries.is_empty() {
+            println!("rejected ({}):", plan.rejected_entries.len());
+            for entry in &plan.rejected_entries {
+                println!("  {}: {}", entry.id, entry.why);
+            }
+        }
     }
 }
 
