@@ -149,17 +149,23 @@ impl<'a> BulkRemove<'a> {
     ///
     /// Never fails as a whole: every distinct input identifier comes back
     /// once in the [`BulkReport`], with one [`Outcome`].
-    pub fn run(mut self) -> BulkReport {
-        let clock_start = self.client.clock().now();
-        let deadline = self.deadline.map(|d| clock_start + d);
-        let kind = self.users.kind();
+    pub fn run(self) -> BulkReport {
         let problem = self.batch_size_problem();
-        let users = std::mem::replace(&mut self.users, RemoveUsers::new(kind, None::<&str>));
+        let BulkRemove {
+            client,
+            users,
+            batch_size,
+            deadline,
+            on_progress,
+        } = self;
+        let clock_start = client.clock().now();
+        let deadline = deadline.map(|d| clock_start + d);
+        let kind = users.kind();
         let prepared = prepare(&users);
         drop(users);
 
         let mut run = Run {
-            client: self.client,
+            client,
             kind,
             entries: prepared.entries,
             stats: SendStats::default(),
@@ -167,7 +173,7 @@ impl<'a> BulkRemove<'a> {
                 duplicates: prepared.duplicates,
                 ..Summary::default()
             },
-            on_progress: self.on_progress.take(),
+            on_progress,
             batches_done: 0,
             batches_total: 0,
         };
@@ -178,7 +184,7 @@ impl<'a> BulkRemove<'a> {
                 Stop::new(StopCause::InvalidBatchSize, problem),
             );
         } else {
-            let batches: Vec<&[usize]> = prepared.valid.chunks(self.batch_size).collect();
+            let batches: Vec<&[usize]> = prepared.valid.chunks(batch_size).collect();
             run.batches_total = batches.len();
             for (n, batch) in batches.iter().enumerate() {
                 if let Some(reason) = run.batch(batch, deadline) {
@@ -264,7 +270,7 @@ impl Run<'_, '_> {
                     return None;
                 }
                 Err(error) if error.is_outcome_unknown() => {
-                    return self.reconcile(batch, &ids, &error);
+                    return self.reconcile(batch, &ids, &error, deadline);
                 }
                 Err(Error::RateLimited { retry_after, .. })
                     if rounds < RATE_LIMITED_ROUNDS && self.client.max_retries() > 0 =>
@@ -313,13 +319,24 @@ impl Run<'_, '_> {
 
     /// Sends a batch whose first answer was lost again: users now reported
     /// as not found were most likely removed by the first attempt.
-    fn reconcile(&mut self, batch: &[usize], ids: &[String], first: &Error) -> Option<Stop> {
+    fn reconcile(
+        &mut self,
+        batch: &[usize],
+        ids: &[String],
+        first: &Error,
+        deadline: Option<Instant>,
+    ) -> Option<Stop> {
         debug!(
             "outcome of a batch of {} unknown ({first}); sending it again",
             ids.len()
         );
         let mut last = first.to_string();
         for _ in 0..self.client.max_retries().max(1) {
+            if let Some(stop) = self.deadline_passes(deadline) {
+                let detail = format!("the outcome is unknown ({last}) and {}", stop.reason);
+                self.set_all(batch, Outcome::Unknown, Arc::from(detail));
+                return Some(stop);
+            }
             self.summary.resends += 1;
             match self.send(ids) {
                 Ok(report) => {

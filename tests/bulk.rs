@@ -255,6 +255,32 @@ fn when_no_resend_gets_an_answer_the_users_are_unknown() {
 }
 
 #[test]
+fn a_lost_answer_that_cannot_be_resent_before_the_deadline_is_unknown() {
+    let (fake, _clock) = fake_with(6);
+    fake.push_fault(Fault::DropAfterProcessing);
+    let client = builder(&fake)
+        .rate_limits([RateLimit::new(1, Duration::from_secs(60))])
+        .build()
+        .unwrap();
+
+    let report = client
+        .bulk_remove(RemoveUsers::emails(emails(0..6)))
+        .batch_size(3)
+        .deadline(Duration::from_secs(30))
+        .run();
+
+    let summary = report.summary();
+    assert_eq!((summary.unknown, summary.not_attempted), (3, 3));
+    assert_eq!(summary.stop_cause, Some(StopCause::Deadline));
+    assert!(
+        report.entries()[0].detail().contains("deadline"),
+        "{}",
+        report.entries()[0].detail()
+    );
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[test]
 fn an_auth_failure_midway_stops_and_leaves_the_rest_not_attempted() {
     let (fake, _clock) = fake_with(9);
     let client = client(&fake);

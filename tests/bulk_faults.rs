@@ -104,10 +104,15 @@ fn run_schedule(seed: u64) -> koreai_users::BulkReport {
     let client: Client = builder.build().unwrap();
     let batch_size = 1 + rng.below(25) as usize;
 
-    let mut last_done = 0;
-    let report = client
+    let mut bulk = client
         .bulk_remove(RemoveUsers::emails(&input))
-        .batch_size(batch_size)
+        .batch_size(batch_size);
+    if rng.chance(30) {
+        bulk = bulk.deadline(Duration::from_secs(5 + rng.below(60)));
+    }
+
+    let mut last_done = 0;
+    let report = bulk
         .on_progress(|p| {
             assert!(
                 p.done() >= last_done && p.done() <= p.total(),
