@@ -38,6 +38,27 @@
 //! returns a [`BulkReport`] that holds every input identifier exactly once
 //! with an [`Outcome`]; [`BulkRemove::plan`] is a dry run.
 //!
+//! # Bulk removal
+//!
+//! [`Client::bulk_remove`] takes any number of identifiers and:
+//! - trims them, drops repeats (emails compare case-insensitively) and
+//!   reports invalid ones as `rejected` without sending them;
+//! - sends the rest in batches of [`DEFAULT_BULK_BATCH_SIZE`] (500, at most
+//!   [`MAX_BATCH_SIZE`]), each waiting for the client's rate limits;
+//! - sends a batch again when its answer was lost (500, 502, 504, a dropped
+//!   connection or a timeout after sending): users then reported as not
+//!   found were most likely removed by the first attempt, and the report
+//!   says so; if it cannot learn more, they are `unknown`;
+//! - stops on an authentication or scope error, a missing endpoint, rate
+//!   limiting it may not wait out, an unreachable server, or its
+//!   [`deadline`](BulkRemove::deadline), leaving the users not yet sent as
+//!   `not_attempted` with the reason and a [`StopCause`].
+//!
+//! [`BulkRemove::plan`] tells what a run would do, sending nothing, and
+//! [`BulkRemove::on_progress`] hears of every batch and every wait. The
+//! [`BulkReport`] serialises to JSON (`{"entries": [{"id", "outcome",
+//! "detail"}], "summary": {...}}`).
+//!
 //! # Authentication
 //!
 //! Create an app in the Admin Console with the scope User Management > User
@@ -87,7 +108,8 @@
 //!   or an HTTP date), else exponential backoff from 0.5 s with jitter. One
 //!   wait is capped by [`ClientBuilder::max_retry_wait`] (default 60 s; a
 //!   longer `Retry-After` ends the call with [`Error::RateLimited`] at once),
-//!   all waits of one call by [`MAX_TOTAL_RETRY_WAIT`] (3 minutes).
+//!   all retry waits of one call by
+//!   [`MAX_TOTAL_RETRY_WAIT`] (3 minutes; pacing waits aside).
 //! - **Not retried:** 500, 502, 504, and a timeout or dropped connection
 //!   after the request was sent: the server may have removed the users.
 //!   [`Client::remove_users`] returns the error with
