@@ -174,6 +174,7 @@ impl<'a> BulkRemove<'a> {
                 ..Summary::default()
             },
             on_progress,
+            deadline,
             batches_done: 0,
             batches_total: 0,
         };
@@ -187,7 +188,7 @@ impl<'a> BulkRemove<'a> {
             let batches: Vec<&[usize]> = prepared.valid.chunks(batch_size).collect();
             run.batches_total = batches.len();
             for (n, batch) in batches.iter().enumerate() {
-                if let Some(reason) = run.batch(batch, deadline) {
+                if let Some(reason) = run.batch(batch) {
                     let rest: Vec<usize> = batches[n..].concat();
                     run.stop(&rest, reason);
                     break;
@@ -248,6 +249,8 @@ struct Run<'a, 'c> {
     stats: SendStats,
     summary: Summary,
     on_progress: Option<OnProgress<'a>>,
+    /// No request starts, and no wait ends, after this.
+    deadline: Option<Instant>,
     batches_done: usize,
     batches_total: usize,
 }
@@ -255,11 +258,11 @@ struct Run<'a, 'c> {
 impl Run<'_, '_> {
     /// Sends one batch and records its outcome; `Some(reason)` stops the run
     /// before this batch's users were processed.
-    fn batch(&mut self, batch: &[usize], deadline: Option<Instant>) -> Option<Stop> {
+    fn batch(&mut self, batch: &[usize]) -> Option<Stop> {
         let ids: Vec<String> = batch.iter().map(|&i| self.entries[i].id.clone()).collect();
         let mut rounds = 0;
         loop {
-            if let Some(reason) = self.deadline_passes(deadline) {
+            if let Some(reason) = self.deadline_passes() {
                 return Some(reason);
             }
             let result = self.send(&ids);
@@ -270,7 +273,7 @@ impl Run<'_, '_> {
                     return None;
                 }
                 Err(error) if error.is_outcome_unknown() => {
-                    return self.reconcile(batch, &ids, &error, deadline);
+                    return self.reconcile(batch, &ids, &error);
                 }
                 Err(Error::RateLimited { retry_after, .. })
                     if rounds < RATE_LIMITED_ROUNDS && self.client.max_retries() > 0 =>
@@ -290,7 +293,7 @@ impl Run<'_, '_> {
                         ));
                     }
                     let now = self.client.clock().now();
-                    if deadline.is_some_and(|d| now + wait >= d) {
+                    if self.deadline.is_some_and(|d| now + wait >= d) {
                         return Some(Stop::new(
                             StopCause::Deadline,
                             format!(
@@ -319,20 +322,14 @@ impl Run<'_, '_> {
 
     /// Sends a batch whose first answer was lost again: users now reported
     /// as not found were most likely removed by the first attempt.
-    fn reconcile(
-        &mut self,
-        batch: &[usize],
-        ids: &[String],
-        first: &Error,
-        deadline: Option<Instant>,
-    ) -> Option<Stop> {
+    fn reconcile(&mut self, batch: &[usize], ids: &[String], first: &Error) -> Option<Stop> {
         debug!(
             "outcome of a batch of {} unknown ({first}); sending it again",
             ids.len()
         );
         let mut last = first.to_string();
         for _ in 0..self.client.max_retries().max(1) {
-            if let Some(stop) = self.deadline_passes(deadline) {
+            if let Some(stop) = self.deadline_passes() {
                 let detail = format!("the outcome is unknown ({last}) and {}", stop.reason);
                 self.set_all(batch, Outcome::Unknown, Arc::from(detail));
                 return Some(stop);
@@ -385,7 +382,7 @@ impl Run<'_, '_> {
             }
         };
         self.client
-            .send(self.kind, ids, &mut on_wait, &mut self.stats)
+            .send(self.kind, ids, &mut on_wait, &mut self.stats, self.deadline)
     }
 
     fn wait(&mut self, wait: Duration, cause: WaitCause) {
@@ -398,8 +395,8 @@ impl Run<'_, '_> {
         self.client.clock().sleep(wait);
     }
 
-    fn deadline_passes(&self, deadline: Option<Instant>) -> Option<Stop> {
-        let deadline = deadline?;
+    fn deadline_passes(&self) -> Option<Stop> {
+        let deadline = self.deadline?;
         let next = self.client.next_send_time();
         (next >= deadline).then(|| {
             Stop::new(

@@ -647,22 +647,19 @@ impl Client {
         let ids = users
             .checked(MAX_BATCH_SIZE)
             .map_err(|e| Error::InvalidRequest(Box::new(e)))?;
-        self.send(
-            users.kind(),
-            &ids,
-            &mut |_, _| {},
-            &mut SendStats::default(),
-        )
+        let mut stats = SendStats::default();
+        self.send(users.kind(), &ids, &mut |_, _| {}, &mut stats, None)
     }
 
     /// Sends checked identifiers, with pacing and retries. `on_wait` hears
-    /// of every wait before it starts.
+    /// of every wait before it starts; no retry waits past `deadline`.
     pub(crate) fn send(
         &self,
         kind: IdKind,
         ids: &[String],
         on_wait: &mut dyn FnMut(Duration, WaitCause),
         stats: &mut SendStats,
+        deadline: Option<Instant>,
     ) -> Result<RemoveReport> {
         let body = request::body(kind, ids);
         trace!("request body: {}", String::from_utf8_lossy(&body));
@@ -692,6 +689,10 @@ impl Client {
             };
             if waited + wait > MAX_TOTAL_RETRY_WAIT {
                 debug!("not retrying: the total retry wait would pass {MAX_TOTAL_RETRY_WAIT:?}");
+                return Err(error);
+            }
+            if deadline.is_some_and(|d| self.clock().now() + wait >= d) {
+                debug!("not retrying: the wait would pass the deadline");
                 return Err(error);
             }
             waited += wait;

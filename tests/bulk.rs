@@ -394,6 +394,35 @@ fn rate_limiting_past_the_retries_is_waited_out_within_the_caps() {
 }
 
 #[test]
+fn no_retry_waits_past_the_deadline() {
+    let (fake, clock) = fake_with(3);
+    fake.push_fault(Fault::status(503));
+    fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(20))));
+    let client = client(&fake);
+
+    let report = client
+        .bulk_remove(RemoveUsers::emails(emails(0..3)))
+        .deadline(Duration::from_secs(10))
+        .run();
+
+    let summary = report.summary();
+    assert_eq!(
+        (summary.not_attempted, summary.stop_cause),
+        (3, Some(StopCause::Deadline))
+    );
+    assert_eq!(
+        fake.request_count(),
+        2,
+        "one 503, retried once, then a 429 not waited for"
+    );
+    assert!(
+        clock.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        clock.sleeps()
+    );
+}
+
+#[test]
 fn a_retry_after_beyond_max_retry_wait_stops_the_run() {
     let (fake, clock) = fake_with(6);
     fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(3_600))));
