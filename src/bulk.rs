@@ -87,8 +87,9 @@ impl<'a> BulkRemove<'a> {
     }
 
     /// Stops sending when the next request could not start before this much
-    /// time has passed since [`run`](Self::run) began; users not yet sent are
-    /// not attempted. Default none.
+    /// time has passed since [`run`](Self::run) began, and makes no wait
+    /// (pacing aside, which the next request's check covers) that would end
+    /// past it; users not yet sent are not attempted. Default none.
     pub fn deadline(mut self, within: Duration) -> Self {
         self.deadline = Some(within);
         self
