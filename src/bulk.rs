@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use log::debug;
 use serde::Serialize;
 
+use crate::Error;
 use crate::client::{Client, MAX_BATCH_SIZE, SendStats, WaitCause};
 use crate::limit::RateLimit;
 use crate::report::{FailureReason, RemoveReport};
-use crate::request::{self, Dedup, IdKind, Rejection, RemoveUsers, identity};
-use crate::{Error, FailedUser};
+use crate::request::{self, Dedup, IdKind, Rejection, RemoveUsers};
 
 /// Default number of users per request in a bulk removal.
 pub const DEFAULT_BULK_BATCH_SIZE: usize = 500;
@@ -195,7 +195,7 @@ impl<'a> BulkRemove<'a> {
                     break;
                 }
                 run.batches_done += 1;
-                run.progress(None);
+                run.progress();
             }
         }
 
@@ -362,38 +362,22 @@ impl Run<'_, '_> {
     /// Sends through the client, announcing each of its waits before it
     /// starts.
     fn send(&mut self, ids: &[String]) -> Result<RemoveReport, Error> {
-        let counts = Counts::of(&self.entries);
-        let (batches_done, batches_total) = (self.batches_done, self.batches_total);
-        let total = self.entries.len();
+        let at = self.snapshot();
         let summary = &mut self.summary;
         let on_progress = &mut self.on_progress;
-
         let mut on_wait = |duration: Duration, cause: WaitCause| {
-            summary.waits += 1;
-            summary.waited += duration;
-            if let Some(callback) = on_progress.as_mut() {
-                callback(&Progress {
-                    done: counts.done(),
-                    total,
-                    batches_done,
-                    batches_total,
-                    counts,
-                    wait: Some(Wait { duration, cause }),
-                });
-            }
+            note_wait(summary, on_progress, at.as_ref(), Wait { duration, cause });
         };
         self.client
             .send(self.kind, ids, &mut on_wait, &mut self.stats, self.deadline)
     }
 
-    fn wait(&mut self, wait: Duration, cause: WaitCause) {
-        self.summary.waits += 1;
-        self.summary.waited += wait;
-        self.progress(Some(Wait {
-            duration: wait,
-            cause,
-        }));
-        self.client.clock().sleep(wait);
+    /// Waits, announcing it first.
+    fn wait(&mut self, duration: Duration, cause: WaitCause) {
+        let at = self.snapshot();
+        let wait = Wait { duration, cause };
+        note_wait(&mut self.summary, &mut self.on_progress, at.as_ref(), wait);
+        self.client.clock().sleep(duration);
     }
 
     fn deadline_passes(&self) -> Option<Stop> {
@@ -410,49 +394,37 @@ impl Run<'_, '_> {
     /// Records a report; `after_unknown` holds the first attempt's error
     /// when this is a resend.
     fn apply(&mut self, batch: &[usize], report: &RemoveReport, after_unknown: Option<&str>) {
-        let failed: std::collections::HashMap<String, &FailedUser> = report
-            .failed()
-            .iter()
-            .filter_map(|f| {
-                let named = match self.kind {
-                    IdKind::Email => f.email_id.as_deref(),
-                    IdKind::OrgUserId => f.org_user_id.as_deref().or(f.email_id.as_deref()),
-                };
-                Some((identity(self.kind, named?.trim()), f))
-            })
-            .collect();
-        let unconfirmed: std::collections::HashSet<String> = report
-            .unconfirmed()
-            .iter()
-            .map(|id| identity(self.kind, id))
-            .collect();
         let removed: Arc<str> = Arc::from(match after_unknown {
             Some(_) => "removed when sent again after an unknown outcome",
             None => "removed",
         });
-        let likely: Arc<str> = Arc::from(format!(
-            "not found when sent again after an unknown outcome ({}): most likely removed \
-             by the first attempt",
-            after_unknown.unwrap_or_default()
-        ));
-        let unmatched: Arc<str> =
-            Arc::from("the server reported failures that name no user sent; fate unknown");
+        let likely: Option<Arc<str>> = after_unknown.map(|first| {
+            Arc::from(format!(
+                "not found when sent again after an unknown outcome ({first}): most likely \
+                 removed by the first attempt"
+            ))
+        });
+        // Unconfirmed users are all those not reported as failed.
+        let (others, others_detail) = if report.unconfirmed().is_empty() {
+            (Outcome::Removed, removed)
+        } else {
+            let detail = "the server reported failures that name no user sent; fate unknown";
+            (Outcome::Unknown, Arc::from(detail))
+        };
 
         for &i in batch {
-            let key = identity(self.kind, &self.entries[i].id);
             let entry = &mut self.entries[i];
-            if let Some(user) = failed.get(&key) {
-                if after_unknown.is_some() && user.is_not_found() {
-                    entry.set(Outcome::Removed, likely.clone());
-                } else {
+            let Some(user) = report.failure_for(&entry.id) else {
+                entry.set(others, others_detail.clone());
+                continue;
+            };
+            match &likely {
+                Some(likely) if user.is_not_found() => entry.set(Outcome::Removed, likely.clone()),
+                _ => {
                     let message = user.message().unwrap_or("not removed; no reason given");
                     entry.set(Outcome::Failed, Arc::from(message));
                     entry.reason = user.reason.clone().map(Box::new);
                 }
-            } else if unconfirmed.contains(&key) {
-                entry.set(Outcome::Unknown, unmatched.clone());
-            } else {
-                entry.set(Outcome::Removed, removed.clone());
             }
         }
     }
@@ -475,20 +447,23 @@ impl Run<'_, '_> {
         self.summary.stopped = Some(stop);
     }
 
-    fn progress(&mut self, wait: Option<Wait>) {
-        let Some(callback) = self.on_progress.as_mut() else {
-            return;
-        };
-        let counts = Counts::of(&self.entries);
-        let progress = Progress {
-            done: counts.done(),
+    /// Where the run stands, when a callback wants to know.
+    fn snapshot(&self) -> Option<Progress> {
+        self.on_progress.as_ref()?;
+        Some(Progress {
             total: self.entries.len(),
             batches_done: self.batches_done,
             batches_total: self.batches_total,
-            counts,
-            wait,
-        };
-        callback(&progress);
+            counts: Counts::of(&self.entries),
+            wait: None,
+        })
+    }
+
+    /// Tells the callback, if any, where the run stands.
+    fn progress(&mut self) {
+        if let (Some(at), Some(callback)) = (self.snapshot(), self.on_progress.as_mut()) {
+            callback(&at);
+        }
     }
 
     fn finish(self, clock_start: Instant) -> BulkReport {
@@ -530,6 +505,23 @@ struct Summary {
     waits: u32,
     waited: Duration,
     stopped: Option<Stop>,
+}
+
+/// Counts a wait and announces it to the callback, if any, before it starts.
+fn note_wait(
+    summary: &mut Summary,
+    on_progress: &mut Option<OnProgress<'_>>,
+    at: Option<&Progress>,
+    wait: Wait,
+) {
+    summary.waits += 1;
+    summary.waited += wait.duration;
+    if let (Some(callback), Some(at)) = (on_progress.as_mut(), at) {
+        callback(&Progress {
+            wait: Some(wait),
+            ..at.clone()
+        });
+    }
 }
 
 /// Why a run stopped early, in words and as a cause.
@@ -749,6 +741,14 @@ pub struct Wait {
     pub cause: WaitCause,
 }
 
+impl fmt::Display for Wait {
+    /// The length as people read it, and the cause: `1.5 s: rate limited by
+    /// the server`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", HumanDuration(self.duration), self.cause)
+    }
+}
+
 /// Outcome counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -787,7 +787,6 @@ impl Counts {
 /// Where a bulk run stands, given to the progress callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
-    done: usize,
     total: usize,
     batches_done: usize,
     batches_total: usize,
@@ -798,7 +797,7 @@ pub struct Progress {
 impl Progress {
     /// Users with an outcome so far (rejected ones from the start).
     pub fn done(&self) -> usize {
-        self.done
+        self.counts.done()
     }
 
     /// All distinct users of the run.
@@ -960,16 +959,44 @@ impl fmt::Display for Count {
     }
 }
 
-/// A duration as people read it: `1 h 2 min`, `3 min 4 s`, `1.5 s`.
+/// A duration as people read it: `40 ms`, `1.5 s`, `3 min 4 s`, `1 h 2 min`.
 struct HumanDuration(Duration);
 
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.as_secs();
+        let (secs, millis) = (self.0.as_secs(), self.0.as_millis());
         match secs {
+            _ if self.0.is_zero() => f.write_str("0 s"),
+            0 if millis == 0 => f.write_str("under 1 ms"),
+            0 if millis < 100 => write!(f, "{millis} ms"),
             0..60 => write!(f, "{:.1} s", self.0.as_secs_f64()),
             60..3_600 => write!(f, "{} min {} s", secs / 60, secs % 60),
             _ => write!(f, "{} h {} min", secs / 3_600, secs % 3_600 / 60),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let human = |d: Duration| HumanDuration(d).to_string();
+        assert_eq!(human(Duration::ZERO), "0 s");
+        assert_eq!(human(Duration::from_micros(900)), "under 1 ms");
+        assert_eq!(human(Duration::from_micros(40_900)), "40 ms");
+        assert_eq!(human(Duration::from_millis(500)), "0.5 s");
+        assert_eq!(human(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(human(Duration::from_secs(3_780)), "1 h 3 min");
+    }
+
+    #[test]
+    fn a_wait_shows_its_length_and_cause() {
+        let wait = Wait {
+            duration: Duration::from_millis(1_500),
+            cause: WaitCause::RateLimited,
+        };
+        assert_eq!(wait.to_string(), "1.5 s: rate limited by the server");
     }
 }

@@ -11,7 +11,9 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{AuthProblem, DecodeError, ErrorResponse, snippet};
+use crate::error::{
+    AuthProblem, DecodeError, ErrorDetail, ErrorResponse, mentions_rate_limit, snippet,
+};
 use crate::limit::{Limiter, RateLimit};
 use crate::report::{RemoveReport, RemoveUsersResponse};
 use crate::request::{self, IdKind, RemoveUsers};
@@ -672,15 +674,6 @@ impl Client {
             stats.requests += 1;
             let error = match self.attempt(kind, ids, &body, attempt) {
                 Ok(report) => return Ok(report),
-                Err(Error::RateLimited {
-                    retry_after,
-                    response,
-                    ..
-                }) => Error::RateLimited {
-                    attempts: attempt,
-                    retry_after,
-                    response,
-                },
                 Err(error) => error,
             };
 
@@ -812,46 +805,57 @@ impl Client {
         );
         trace!("answer body: {}", String::from_utf8_lossy(&bytes));
 
-        // Lenient: any JSON object decodes; anything else is `None`.
-        let body = serde_json::from_slice::<RemoveUsersResponse>(&bytes).ok();
-        classify(kind, ids, status, &bytes, body, retry_after, location)
+        let answer = Answer {
+            status,
+            bytes,
+            retry_after,
+            location,
+        };
+        classify(kind, ids, attempt, answer)
     }
 }
 
-/// Maps an answer to a report or an error.
-fn classify(
-    kind: IdKind,
-    ids: &[String],
+/// An answer as read off the wire.
+struct Answer {
     status: u16,
-    bytes: &[u8],
-    body: Option<RemoveUsersResponse>,
+    bytes: Vec<u8>,
     retry_after: Option<Duration>,
     location: Option<String>,
-) -> Result<RemoveReport> {
-    let success = (200..300).contains(&status);
-    let report_status =
-        success || ((400..500).contains(&status) && ![401, 403, 429].contains(&status));
+}
 
-    let error_response = |body: &Option<RemoveUsersResponse>| ErrorResponse {
-        status,
-        errors: body
-            .as_ref()
-            .and_then(|b| b.errors.clone())
-            .unwrap_or_default(),
-        body_snippet: snippet(bytes),
-        location: location.clone(),
-        retry_after,
-    };
-    let response = error_response(&body);
-    if response.is_rate_limit() {
-        // `send` fills in the number of attempts.
+impl Answer {
+    fn error_response(&self, errors: Vec<ErrorDetail>) -> ErrorResponse {
+        ErrorResponse {
+            status: self.status,
+            errors,
+            body_snippet: snippet(&self.bytes),
+            location: self.location.clone(),
+            retry_after: self.retry_after,
+        }
+    }
+}
+
+/// Maps the answer to attempt number `attempt` to a report or an error.
+fn classify(kind: IdKind, ids: &[String], attempt: u32, answer: Answer) -> Result<RemoveReport> {
+    let status = answer.status;
+    // Lenient: any JSON object decodes; anything else is `None`.
+    let body = serde_json::from_slice::<RemoveUsersResponse>(&answer.bytes).ok();
+
+    let errors = body
+        .as_ref()
+        .and_then(|b| b.errors.as_deref())
+        .unwrap_or_default();
+    if status == 429 || mentions_rate_limit(errors) {
         return Err(Error::RateLimited {
-            attempts: 0,
-            retry_after,
-            response: Box::new(response),
+            attempts: attempt,
+            retry_after: answer.retry_after,
+            response: Box::new(answer.error_response(errors.to_vec())),
         });
     }
 
+    let success = (200..300).contains(&status);
+    let report_status =
+        success || ((400..500).contains(&status) && ![401, 403, 429].contains(&status));
     match body {
         Some(body) if report_status && body.failed_user_details.is_some() => {
             Ok(RemoveReport::new(kind, ids, status, body))
@@ -860,19 +864,32 @@ fn classify(
             Ok(RemoveReport::new(kind, ids, status, body))
         }
         None if success => {
-            let reason = if bytes.is_empty() {
+            let reason = if answer.bytes.is_empty() {
                 "the body is empty"
             } else {
                 "the body is not a JSON object"
             };
-            let source = serde_json::from_slice::<serde_json::Value>(bytes).err();
-            Err(decode_error(status, reason.to_owned(), bytes, source))
+            let source = serde_json::from_slice::<serde_json::Value>(&answer.bytes).err();
+            Err(decode_error(
+                status,
+                reason.to_owned(),
+                &answer.bytes,
+                source,
+            ))
         }
-        _ if status == 401 || status == 403 => Err(Error::Unauthorized {
-            problem: AuthProblem::classify(&response),
-            response: Box::new(response),
-        }),
-        _ => Err(Error::Api(Box::new(response))),
+        body => {
+            let errors = body.and_then(|b| b.errors).unwrap_or_default();
+            let response = answer.error_response(errors);
+            if status == 401 || status == 403 {
+                let problem = AuthProblem::classify(&response);
+                Err(Error::Unauthorized {
+                    problem,
+                    response: Box::new(response),
+                })
+            } else {
+                Err(Error::Api(Box::new(response)))
+            }
+        }
     }
 }
 
@@ -974,6 +991,28 @@ mod tests {
         );
         assert_eq!(addr("https://[::1]/x"), Some("[::1]:443".parse().unwrap()));
         assert_eq!(addr("https://platform.kore.ai/x"), None);
+    }
+
+    #[test]
+    fn a_429_or_a_rate_limit_message_is_rate_limiting() {
+        let ids = ["a@x.io".to_owned()];
+        let answer = |status: u16, body: &str| Answer {
+            status,
+            bytes: body.as_bytes().to_vec(),
+            retry_after: None,
+            location: None,
+        };
+        let limited = r#"{"errors":[{"msg":"Rate limit for this API has been reached."}]}"#;
+
+        let plain = classify(IdKind::Email, &ids, 2, answer(429, ""));
+        assert!(matches!(plain, Err(Error::RateLimited { attempts: 2, .. })));
+        let by_message = classify(IdKind::Email, &ids, 1, answer(400, limited));
+        assert!(matches!(
+            by_message,
+            Err(Error::RateLimited { attempts: 1, .. })
+        ));
+        let other = classify(IdKind::Email, &ids, 1, answer(400, r#"{"errors":[]}"#));
+        assert!(matches!(other, Err(Error::Api(_))));
     }
 
     #[test]

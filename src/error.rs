@@ -263,16 +263,6 @@ impl ErrorResponse {
     pub fn code(&self) -> Option<i64> {
         self.errors.iter().find_map(|e| e.code)
     }
-
-    /// Whether the status or a message says "rate limit".
-    pub(crate) fn is_rate_limit(&self) -> bool {
-        self.status == 429
-            || self.errors.iter().any(|e| {
-                e.msg
-                    .as_deref()
-                    .is_some_and(|m| m.to_ascii_lowercase().contains("rate limit"))
-            })
-    }
 }
 
 impl fmt::Display for ErrorResponse {
@@ -291,6 +281,15 @@ impl fmt::Display for ErrorResponse {
         }
         Ok(())
     }
+}
+
+/// Whether a message of Kore.ai's `errors` speaks of a rate limit.
+pub(crate) fn mentions_rate_limit(errors: &[ErrorDetail]) -> bool {
+    errors.iter().any(|e| {
+        e.msg
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("rate limit"))
+    })
 }
 
 /// One entry of Kore.ai's `errors` array: `{"msg": ..., "code": ...}`.
@@ -397,19 +396,17 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_is_read_from_status_or_message() {
-        let mut response = ErrorResponse {
-            status: 429,
-            ..ErrorResponse::default()
-        };
-        assert!(response.is_rate_limit());
-        response.status = 400;
-        assert!(!response.is_rate_limit());
-        response.errors.push(ErrorDetail {
+    fn rate_limit_is_read_from_a_message() {
+        let mut errors = vec![ErrorDetail {
+            msg: Some("Invalid SDK credentials".into()),
+            code: None,
+        }];
+        assert!(!mentions_rate_limit(&errors));
+        errors.push(ErrorDetail {
             msg: Some("Rate limit for this API has been reached.".into()),
             code: None,
         });
-        assert!(response.is_rate_limit());
+        assert!(mentions_rate_limit(&errors));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What a removal did, user by user, and the wire types behind it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -48,6 +48,16 @@ pub struct FailedUser {
 }
 
 impl FailedUser {
+    /// The identifier that names this user in a request of `kind`: the
+    /// email address, or for org user ids the org user id, else the email
+    /// address (Kore.ai does not document which it sends).
+    pub(crate) fn named(&self, kind: IdKind) -> Option<&str> {
+        match kind {
+            IdKind::Email => self.email_id.as_deref(),
+            IdKind::OrgUserId => self.org_user_id.as_deref().or(self.email_id.as_deref()),
+        }
+    }
+
     /// The identifier the server named: the email address, else the org
     /// user id.
     pub fn id(&self) -> Option<&str> {
@@ -161,6 +171,9 @@ pub struct RemoveReport {
     status: u16,
     removed: Vec<String>,
     failed: Vec<FailedUser>,
+    /// The identity of each identifier sent that failed, and its entry in
+    /// `failed`.
+    failed_by_id: HashMap<String, usize>,
     unconfirmed: Vec<String>,
     message: Option<String>,
     more_available: Option<bool>,
@@ -181,29 +194,27 @@ impl RemoveReport {
         body: RemoveUsersResponse,
     ) -> Self {
         let failed = body.failed_user_details.unwrap_or_default();
-        let sent_identities: HashSet<String> = sent.iter().map(|id| identity(kind, id)).collect();
+        let identities: Vec<String> = sent.iter().map(|id| identity(kind, id)).collect();
+        let sent_identities: HashSet<&str> = identities.iter().map(String::as_str).collect();
 
-        let mut failed_identities = HashSet::new();
+        let mut failed_by_id = HashMap::new();
         let mut all_matched = true;
-        for user in &failed {
-            let named = match kind {
-                IdKind::Email => user.email_id.as_deref(),
-                IdKind::OrgUserId => user.org_user_id.as_deref().or(user.email_id.as_deref()),
-            };
-            let found = named
+        for (index, user) in failed.iter().enumerate() {
+            let found = user
+                .named(kind)
                 .map(|id| identity(kind, id.trim()))
-                .filter(|id| sent_identities.contains(id));
+                .filter(|id| sent_identities.contains(id.as_str()));
             match found {
                 Some(id) => {
-                    failed_identities.insert(id);
+                    failed_by_id.entry(id).or_insert(index);
                 }
                 None => all_matched = false,
             }
         }
 
         let (mut removed, mut unconfirmed) = (Vec::new(), Vec::new());
-        for id in sent {
-            if failed_identities.contains(&identity(kind, id)) {
+        for (id, key) in sent.iter().zip(&identities) {
+            if failed_by_id.contains_key(key) {
                 continue;
             }
             if all_matched {
@@ -218,6 +229,7 @@ impl RemoveReport {
             status,
             removed,
             failed,
+            failed_by_id,
             unconfirmed,
             message: body.msg,
             more_available: body.more_available,
@@ -242,6 +254,13 @@ impl RemoveReport {
     /// The users the server reported as not removed, with its reasons.
     pub fn failed(&self) -> &[FailedUser] {
         &self.failed
+    }
+
+    /// The server's failure report for one identifier sent, if it failed
+    /// (emails compare case-insensitively).
+    pub fn failure_for(&self, id: &str) -> Option<&FailedUser> {
+        let index = self.failed_by_id.get(&identity(self.kind, id.trim()))?;
+        self.failed.get(*index)
     }
 
     /// Identifiers whose fate the answer leaves open: the server reported
@@ -325,6 +344,8 @@ mod tests {
         let report = RemoveReport::new(IdKind::Email, &sent, 200, decode(FAILURE_OLD));
         assert!(!report.is_complete());
         assert_eq!(report.removed(), ["b@x.io"]);
+        assert_eq!(report.failure_for("A@x.io"), report.failed().first());
+        assert!(report.failure_for("b@x.io").is_none());
 
         let failed = &report.failed()[0];
         assert_eq!(failed.id(), Some("a@x.io"));

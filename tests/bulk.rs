@@ -233,6 +233,30 @@ fn an_answer_lost_before_processing_is_resent_and_removed() {
 }
 
 #[test]
+fn after_a_lost_answer_only_not_found_counts_as_removed() {
+    let (fake, _clock) = fake_with(2);
+    fake.push_fault(Fault::DropBeforeProcessing);
+    let reason = r#"{"errors":[{"msg":"Cannot remove the account owner","code":400}]}"#;
+    let body =
+        format!(r#"{{"failedUserDetails":[{{"emailId":"user0@example.com","reason":{reason}}}]}}"#);
+    fake.push_fault(Fault::Respond {
+        status: 200,
+        body,
+        headers: vec![],
+    });
+    let client = client(&fake);
+
+    let report = client.bulk_remove(RemoveUsers::emails(emails(0..2))).run();
+
+    let outcomes: Vec<Outcome> = report.entries().iter().map(|e| e.outcome()).collect();
+    assert_eq!(outcomes, [Outcome::Failed, Outcome::Removed]);
+    assert_eq!(
+        report.entries()[0].detail(),
+        "Cannot remove the account owner"
+    );
+}
+
+#[test]
 fn when_no_resend_gets_an_answer_the_users_are_unknown() {
     let (fake, _clock) = fake_with(4);
     for _ in 0..4 {

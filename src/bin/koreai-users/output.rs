@@ -112,7 +112,7 @@ impl Reporter {
 /// A wait with its length and cause, or where the run stands.
 fn describe(progress: &Progress) -> String {
     if let Some(wait) = progress.wait() {
-        return format!("waiting {}: {}", human(wait.duration), wait.cause);
+        return format!("waiting {wait}");
     }
     let counts = progress.counts();
     format!(
@@ -130,7 +130,7 @@ fn describe(progress: &Progress) -> String {
 /// The same for the bar, which shows the users done itself.
 fn describe_short(progress: &Progress) -> String {
     if let Some(wait) = progress.wait() {
-        return format!("waiting {}: {}", human(wait.duration), wait.cause);
+        return format!("waiting {wait}");
     }
     let counts = progress.counts();
     format!(
@@ -147,18 +147,6 @@ fn describe_short(progress: &Progress) -> String {
 pub fn count(n: usize, one: &str, many: &str) -> String {
     let noun = if n == 1 { one } else { many };
     format!("{n} {noun}")
-}
-
-/// A duration as people read it: `under 1 ms`, `40 ms`, `0.5 s`, `2 min 5 s`, `1 h 3 min`.
-fn human(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    match secs {
-        0 if duration.as_millis() == 0 => "under 1 ms".to_owned(),
-        0 if duration.as_millis() < 100 => format!("{} ms", duration.as_millis()),
-        0..60 => format!("{:.1} s", duration.as_secs_f64()),
-        60..3_600 => format!("{} min {} s", secs / 60, secs % 60),
-        _ => format!("{} h {} min", secs / 3_600, secs % 3_600 / 60),
-    }
 }
 
 /// Writes the library's debug log lines to stderr. Trace lines (bodies) are
@@ -200,14 +188,5 @@ mod tests {
         assert_eq!(count(1, "user", "users"), "1 user");
         assert_eq!(count(0, "user", "users"), "0 users");
         assert_eq!(count(2, "user", "users"), "2 users");
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human(Duration::from_micros(900)), "under 1 ms");
-        assert_eq!(human(Duration::from_micros(40_900)), "40 ms");
-        assert_eq!(human(Duration::from_millis(500)), "0.5 s");
-        assert_eq!(human(Duration::from_secs(125)), "2 min 5 s");
-        assert_eq!(human(Duration::from_secs(3_780)), "1 h 3 min");
     }
 }
