@@ -11,7 +11,7 @@ use crate::Error;
 use crate::client::{Client, MAX_BATCH_SIZE, SendStats, WaitCause};
 use crate::limit::RateLimit;
 use crate::report::{FailureReason, RemoveReport};
-use crate::request::{self, Dedup, IdKind, Rejection, RemoveUsers};
+use crate::request::{Checked, IdKind, Rejection, RemoveUsers};
 
 /// Default number of users per request in a bulk removal.
 pub const DEFAULT_BULK_BATCH_SIZE: usize = 500;
@@ -211,28 +211,25 @@ struct Prepared {
 }
 
 fn prepare(users: &RemoveUsers) -> Prepared {
-    let kind = users.kind();
-    let mut seen = Dedup::new(kind);
     let mut seen_rejected = std::collections::HashSet::new();
     let mut entries = Vec::with_capacity(users.len());
     let mut valid = Vec::with_capacity(users.len());
     let mut duplicates = 0;
     let pending: Arc<str> = Arc::from("not sent yet");
 
-    for raw in users.ids() {
-        match request::normalize(kind, raw) {
-            Ok(id) if seen.first(&id) => {
+    for (_, raw, checked) in users.entries() {
+        match checked {
+            Checked::New(id) => {
                 valid.push(entries.len());
                 entries.push(BulkEntry::new(id, Outcome::NotAttempted, pending.clone()));
             }
-            Ok(_) => duplicates += 1,
-            Err(why) if seen_rejected.insert(raw.trim().to_owned()) => {
+            Checked::Invalid(why) if seen_rejected.insert(raw.trim()) => {
                 let detail = Arc::from(why.to_string());
                 let mut entry = BulkEntry::new(raw.trim().to_owned(), Outcome::Rejected, detail);
                 entry.rejection = Some(why);
                 entries.push(entry);
             }
-            Err(_) => duplicates += 1,
+            Checked::Repeat | Checked::Invalid(_) => duplicates += 1,
         }
     }
     Prepared {

@@ -113,6 +113,20 @@ impl RemoveUsers {
         self.ids.is_empty()
     }
 
+    /// Each entry with its position, as given, and as checked: trimmed and
+    /// valid, a repeat of an earlier valid one, or invalid.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (usize, &str, Checked)> {
+        let mut seen = Dedup::new(self.kind);
+        self.ids.iter().enumerate().map(move |(index, raw)| {
+            let checked = match normalize(self.kind, raw) {
+                Ok(id) if seen.first(&id) => Checked::New(id),
+                Ok(_) => Checked::Repeat,
+                Err(why) => Checked::Invalid(why),
+            };
+            (index, raw.as_str(), checked)
+        })
+    }
+
     /// Normalises every entry for a single request: all must be valid,
     /// duplicates are dropped, order is kept.
     pub(crate) fn checked(&self, max_len: usize) -> Result<Vec<String>, InvalidRequest> {
@@ -124,14 +138,13 @@ impl RemoveUsers {
             return Err(refuse(format!("the list of {}s is empty", self.kind)));
         }
 
-        let mut seen = Dedup::new(self.kind);
         let mut valid = Vec::with_capacity(self.ids.len());
         let mut bad = Vec::new();
-        for (index, raw) in self.ids.iter().enumerate() {
-            match normalize(self.kind, raw) {
-                Ok(id) if seen.first(&id) => valid.push(id),
-                Ok(_) => {}
-                Err(why) => bad.push((index, raw.clone(), why)),
+        for (index, raw, checked) in self.entries() {
+            match checked {
+                Checked::New(id) => valid.push(id),
+                Checked::Repeat => {}
+                Checked::Invalid(why) => bad.push((index, raw.to_owned(), why)),
             }
         }
 
@@ -150,6 +163,16 @@ impl RemoveUsers {
         }
         Ok(valid)
     }
+}
+
+/// One entry of a [`RemoveUsers`], checked.
+pub(crate) enum Checked {
+    /// Valid, trimmed, and not seen before.
+    New(String),
+    /// Valid, but the same user as an earlier entry.
+    Repeat,
+    /// Refused.
+    Invalid(Rejection),
 }
 
 /// Why an entry is refused.
@@ -179,7 +202,7 @@ impl fmt::Display for Rejection {
 }
 
 /// Trims one entry and checks it.
-pub(crate) fn normalize(kind: IdKind, raw: &str) -> Result<String, Rejection> {
+fn normalize(kind: IdKind, raw: &str) -> Result<String, Rejection> {
     let id = raw.trim();
     if id.is_empty() {
         return Err(Rejection::Blank);
@@ -225,13 +248,13 @@ pub(crate) fn identity(kind: IdKind, id: &str) -> String {
 }
 
 /// Remembers identities already seen.
-pub(crate) struct Dedup {
+struct Dedup {
     kind: IdKind,
     seen: HashSet<String>,
 }
 
 impl Dedup {
-    pub(crate) fn new(kind: IdKind) -> Self {
+    fn new(kind: IdKind) -> Self {
         Self {
             kind,
             seen: HashSet::new(),
@@ -239,7 +262,7 @@ impl Dedup {
     }
 
     /// True the first time an identity is seen.
-    pub(crate) fn first(&mut self, id: &str) -> bool {
+    fn first(&mut self, id: &str) -> bool {
         self.seen.insert(identity(self.kind, id))
     }
 }
