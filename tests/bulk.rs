@@ -16,6 +16,11 @@ fn emails(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("user{i}@example.com")).collect()
 }
 
+/// A client for the fake that paces itself under `limit`.
+fn paced(fake: &FakeKore, limit: RateLimit) -> koreai_users::Client {
+    builder(fake).rate_limits([limit]).build().unwrap()
+}
+
 /// A fake holding `user0@example.com` .. `user{n-1}@example.com`.
 fn fake_with(n: usize) -> (FakeKore, VirtualClock) {
     fake_with_users(
@@ -148,10 +153,7 @@ fn a_paced_run_meets_no_429_from_a_server_with_the_same_limits() {
         per: Duration::from_secs(60),
         retry_after: true,
     }));
-    let client = builder(&fake)
-        .rate_limits([RateLimit::new(3, Duration::from_secs(60))])
-        .build()
-        .unwrap();
+    let client = paced(&fake, RateLimit::new(3, Duration::from_secs(60)));
     let mut waits = vec![];
 
     let report = client
@@ -282,10 +284,7 @@ fn when_no_resend_gets_an_answer_the_users_are_unknown() {
 fn a_lost_answer_that_cannot_be_resent_before_the_deadline_is_unknown() {
     let (fake, _clock) = fake_with(6);
     fake.push_fault(Fault::DropAfterProcessing);
-    let client = builder(&fake)
-        .rate_limits([RateLimit::new(1, Duration::from_secs(60))])
-        .build()
-        .unwrap();
+    let client = paced(&fake, RateLimit::new(1, Duration::from_secs(60)));
 
     let report = client
         .bulk_remove(RemoveUsers::emails(emails(0..6)))
@@ -341,12 +340,7 @@ fn an_auth_failure_midway_stops_and_leaves_the_rest_not_attempted() {
 #[test]
 fn a_refused_batch_fails_its_users_and_the_run_goes_on() {
     let (fake, _clock) = fake_with(6);
-    let body = r#"{"errors":[{"msg":"Validation errors/ Invalid arguments","code":412}]}"#;
-    fake.push_fault(Fault::Respond {
-        status: 412,
-        body: body.into(),
-        headers: vec![],
-    });
+    fake.push_fault(common::validation_fault());
     let client = client(&fake);
 
     let report = client
@@ -382,10 +376,7 @@ fn a_missing_endpoint_stops_the_run_at_once() {
 #[test]
 fn a_deadline_stops_before_a_wait_that_would_pass_it() {
     let (fake, _clock) = fake_with(30);
-    let client = builder(&fake)
-        .rate_limits([RateLimit::new(1, Duration::from_secs(60))])
-        .build()
-        .unwrap();
+    let client = paced(&fake, RateLimit::new(1, Duration::from_secs(60)));
 
     let report = client
         .bulk_remove(RemoveUsers::emails(emails(0..30)))

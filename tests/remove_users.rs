@@ -10,6 +10,23 @@ use koreai_users::{Algorithm, AuthProblem, Client, Error, RateLimit, RemoveUsers
 
 use common::{builder, client, closed_port, fake, verified_claims};
 
+/// Scripts `faults` on a fresh fake, removes one user through them, checks
+/// the removal succeeded, and returns the fake and the client's waits.
+fn sleeps_before_success(
+    faults: impl IntoIterator<Item = Fault>,
+) -> (koreai_users::fake::FakeKore, Vec<Duration>) {
+    let (fake, clock) = fake();
+    for fault in faults {
+        fake.push_fault(fault);
+    }
+    let client = client(&fake);
+
+    let report = remove(&client, "john.doe@example.com").unwrap();
+
+    assert!(report.is_complete());
+    (fake, clock.sleeps())
+}
+
 /// Removes one user, by email.
 fn remove(client: &Client, email: &str) -> koreai_users::Result<koreai_users::RemoveReport> {
     client.remove_users(&RemoveUsers::emails([email]))
@@ -151,14 +168,10 @@ fn bad_input_is_refused_before_anything_is_sent() {
 
 #[test]
 fn rate_limited_request_is_retried_after_retry_after() {
-    let (fake, clock) = fake();
-    fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(2))));
-    let client = client(&fake);
+    let retry_after = Fault::rate_limited(Some(Duration::from_secs(2)));
+    let (fake, slept) = sleeps_before_success([retry_after]);
 
-    let report = remove(&client, "john.doe@example.com").unwrap();
-
-    assert!(report.is_complete());
-    assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+    assert_eq!(slept, [Duration::from_secs(2)]);
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
     let jtis: Vec<_> = requests
@@ -170,37 +183,22 @@ fn rate_limited_request_is_retried_after_retry_after() {
 
 #[test]
 fn fractional_retry_after_is_honoured() {
-    let (fake, clock) = fake();
-    fake.push_fault(Fault::rate_limited(Some(Duration::from_millis(500))));
-    let client = client(&fake);
+    let retry_after = Fault::rate_limited(Some(Duration::from_millis(500)));
+    let (_fake, slept) = sleeps_before_success([retry_after]);
 
-    assert!(
-        remove(&client, "john.doe@example.com")
-            .unwrap()
-            .is_complete()
-    );
-
-    assert_eq!(clock.sleeps(), [Duration::from_millis(500)]);
+    assert_eq!(slept, [Duration::from_millis(500)]);
 }
 
 #[test]
 fn http_date_retry_after_is_honoured() {
-    let (fake, clock) = fake();
     let in_a_while = std::time::SystemTime::now() + Duration::from_secs(20);
-    fake.push_fault(Fault::Respond {
+    let retry_after = Fault::Respond {
         status: 429,
         body: String::new(),
         headers: vec![("Retry-After".into(), http_date(in_a_while))],
-    });
-    let client = client(&fake);
+    };
+    let (_fake, slept) = sleeps_before_success([retry_after]);
 
-    assert!(
-        remove(&client, "john.doe@example.com")
-            .unwrap()
-            .is_complete()
-    );
-
-    let slept = clock.sleeps();
     assert_eq!(slept.len(), 1);
     assert!(
         slept[0] > Duration::from_secs(17) && slept[0] <= Duration::from_secs(20),
@@ -210,18 +208,9 @@ fn http_date_retry_after_is_honoured() {
 
 #[test]
 fn rate_limit_without_header_backs_off_with_jitter() {
-    let (fake, clock) = fake();
-    fake.push_fault(Fault::rate_limited(None));
-    fake.push_fault(Fault::rate_limited(None));
-    let client = client(&fake);
+    let (_fake, slept) =
+        sleeps_before_success([Fault::rate_limited(None), Fault::rate_limited(None)]);
 
-    assert!(
-        remove(&client, "john.doe@example.com")
-            .unwrap()
-            .is_complete()
-    );
-
-    let slept = clock.sleeps();
     assert_eq!(slept.len(), 2);
     assert!(slept[0] >= Duration::from_millis(250) && slept[0] <= Duration::from_millis(500));
     assert!(slept[1] >= Duration::from_millis(500) && slept[1] <= Duration::from_millis(1000));
@@ -229,21 +218,17 @@ fn rate_limit_without_header_backs_off_with_jitter() {
 
 #[test]
 fn rate_limit_message_in_the_body_counts_as_rate_limiting() {
-    let (fake, clock) = fake();
     let msg = "You've exceeded the per-minute rate limit. \
                Please wait for sometime before retrying.";
     let body = serde_json::json!({"errors": [{"msg": msg, "code": 400}]});
-    fake.push_fault(Fault::Respond {
+    let rate_limited = Fault::Respond {
         status: 400,
         body: body.to_string(),
         headers: vec![],
-    });
-    let client = client(&fake);
+    };
+    let (_fake, slept) = sleeps_before_success([rate_limited]);
 
-    let report = remove(&client, "john.doe@example.com").unwrap();
-
-    assert!(report.is_complete());
-    assert_eq!(clock.sleeps().len(), 1);
+    assert_eq!(slept.len(), 1);
 }
 
 #[test]
@@ -287,14 +272,9 @@ fn a_retry_after_beyond_the_cap_is_not_waited_for() {
 
 #[test]
 fn service_unavailable_is_retried() {
-    let (fake, clock) = fake();
-    fake.push_fault(Fault::status(503));
-    let client = client(&fake);
+    let (fake, slept) = sleeps_before_success([Fault::status(503)]);
 
-    let report = remove(&client, "john.doe@example.com").unwrap();
-
-    assert!(report.is_complete());
-    assert_eq!(clock.sleeps().len(), 1);
+    assert_eq!(slept.len(), 1);
     assert_eq!(fake.request_count(), 2);
 }
 
@@ -321,12 +301,7 @@ fn server_errors_are_not_retried_and_the_outcome_is_unknown() {
 #[test]
 fn validation_errors_carry_kores_envelope() {
     let (fake, _clock) = fake();
-    let body = r#"{"errors":[{"msg":"Validation errors/ Invalid arguments","code":412}]}"#;
-    fake.push_fault(Fault::Respond {
-        status: 412,
-        body: body.into(),
-        headers: vec![],
-    });
+    fake.push_fault(common::validation_fault());
     let client = client(&fake);
 
     let err = remove(&client, "john.doe@example.com").unwrap_err();

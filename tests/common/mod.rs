@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use koreai_users::fake::{FakeKore, RecordedRequest};
+use koreai_users::fake::{FakeKore, Fault, RecordedRequest};
 use koreai_users::{Claims, Client, ClientBuilder, VirtualClock};
 
 /// The users every test account starts with.
@@ -63,6 +63,16 @@ pub fn verified_claims(fake: &FakeKore, request: &RecordedRequest) -> Claims {
     jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .expect("the token verifies with the client secret")
         .claims
+}
+
+/// Kore.ai's answer to a body it refuses: 412 with its error envelope.
+pub fn validation_fault() -> Fault {
+    let body = r#"{"errors":[{"msg":"Validation errors/ Invalid arguments","code":412}]}"#;
+    Fault::Respond {
+        status: 412,
+        body: body.into(),
+        headers: vec![],
+    }
 }
 
 /// A port on 127.0.0.1 where nothing listens.

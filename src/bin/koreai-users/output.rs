@@ -93,10 +93,10 @@ impl Reporter {
     pub fn update(&mut self, progress: &Progress) {
         match &self.mode {
             Mode::Quiet => {}
-            Mode::Lines => eprintln!("koreai-users: {}", describe(progress)),
+            Mode::Lines => eprintln!("koreai-users: {}", describe(progress, true)),
             Mode::Bar(bar) => {
                 bar.set_position(progress.done() as u64);
-                bar.set_message(describe_short(progress));
+                bar.set_message(describe(progress, false));
             }
         }
     }
@@ -109,32 +109,24 @@ impl Reporter {
     }
 }
 
-/// A wait with its length and cause, or where the run stands.
-fn describe(progress: &Progress) -> String {
+/// A wait with its length and cause, or where the run stands; `users`
+/// adds the users done, which a bar shows by itself.
+fn describe(progress: &Progress, users: bool) -> String {
     if let Some(wait) = progress.wait() {
         return format!("waiting {wait}");
     }
+    let done = if users {
+        format!(
+            " answered, {}/{} users done",
+            progress.done(),
+            progress.total()
+        )
+    } else {
+        String::new()
+    };
     let counts = progress.counts();
     format!(
-        "batch {}/{} answered, {}/{} users done: {} removed, {} failed, {} unknown",
-        progress.batches_done(),
-        progress.batches_total(),
-        progress.done(),
-        progress.total(),
-        counts.removed,
-        counts.failed,
-        counts.unknown
-    )
-}
-
-/// The same for the bar, which shows the users done itself.
-fn describe_short(progress: &Progress) -> String {
-    if let Some(wait) = progress.wait() {
-        return format!("waiting {wait}");
-    }
-    let counts = progress.counts();
-    format!(
-        "batch {}/{}: {} removed, {} failed, {} unknown",
+        "batch {}/{}{done}: {} removed, {} failed, {} unknown",
         progress.batches_done(),
         progress.batches_total(),
         counts.removed,
