@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use koreai_users::fake::{FakeKore, FakeRateLimit, Fault, Verdict};
 use koreai_users::{
-    Outcome, RateLimit, Rejection, RemoveUsers, StopCause, VirtualClock, WaitCause,
+    BulkReport, Client, Outcome, RateLimit, Rejection, RemoveUsers, StopCause, VirtualClock,
+    WaitCause,
 };
 
 use common::{builder, client, fake_with_users};
@@ -16,8 +17,16 @@ fn emails(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("user{i}@example.com")).collect()
 }
 
+/// Removes `user0@example.com` .. `user{n-1}@example.com` in batches.
+fn remove_in_batches(client: &Client, n: usize, batch_size: usize) -> BulkReport {
+    client
+        .bulk_remove(RemoveUsers::emails(emails(0..n)))
+        .batch_size(batch_size)
+        .run()
+}
+
 /// A client for the fake that paces itself under `limit`.
-fn paced(fake: &FakeKore, limit: RateLimit) -> koreai_users::Client {
+fn paced(fake: &FakeKore, limit: RateLimit) -> Client {
     builder(fake).rate_limits([limit]).build().unwrap()
 }
 
@@ -204,10 +213,7 @@ fn an_answer_lost_after_processing_is_reconciled_as_most_likely_removed() {
     fake.push_fault(Fault::DropAfterProcessing);
     let client = client(&fake);
 
-    let report = client
-        .bulk_remove(RemoveUsers::emails(emails(0..6)))
-        .batch_size(3)
-        .run();
+    let report = remove_in_batches(&client, 6, 3);
 
     assert!(report.all_removed(), "{}", report.summary());
     let first = &report.entries()[0];
@@ -266,10 +272,7 @@ fn when_no_resend_gets_an_answer_the_users_are_unknown() {
     }
     let client = builder(&fake).max_retries(3).build().unwrap();
 
-    let report = client
-        .bulk_remove(RemoveUsers::emails(emails(0..4)))
-        .batch_size(2)
-        .run();
+    let report = remove_in_batches(&client, 4, 2);
 
     let unknown: Vec<&str> = report
         .with_outcome(Outcome::Unknown)
@@ -343,10 +346,7 @@ fn a_refused_batch_fails_its_users_and_the_run_goes_on() {
     fake.push_fault(common::validation_fault());
     let client = client(&fake);
 
-    let report = client
-        .bulk_remove(RemoveUsers::emails(emails(0..6)))
-        .batch_size(3)
-        .run();
+    let report = remove_in_batches(&client, 6, 3);
 
     let summary = report.summary();
     assert_eq!((summary.failed, summary.removed), (3, 3));
@@ -360,10 +360,7 @@ fn a_missing_endpoint_stops_the_run_at_once() {
     fake.push_fault(Fault::status(404));
     let client = client(&fake);
 
-    let report = client
-        .bulk_remove(RemoveUsers::emails(emails(0..6)))
-        .batch_size(3)
-        .run();
+    let report = remove_in_batches(&client, 6, 3);
 
     let summary = report.summary();
     assert_eq!(
@@ -443,10 +440,7 @@ fn a_retry_after_beyond_max_retry_wait_stops_the_run() {
     fake.push_fault(Fault::rate_limited(Some(Duration::from_secs(3_600))));
     let client = client(&fake);
 
-    let report = client
-        .bulk_remove(RemoveUsers::emails(emails(0..6)))
-        .batch_size(3)
-        .run();
+    let report = remove_in_batches(&client, 6, 3);
 
     let summary = report.summary();
     assert_eq!(

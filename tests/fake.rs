@@ -195,6 +195,14 @@ fn last_verdict(fake: &FakeKore) -> Verdict {
 
 // ---- start-up and life cycle ------------------------------------------------
 
+/// A fake whose account holds one user, `a@x.io` (org user id `u-a`).
+fn fake_with_a() -> FakeKore {
+    FakeKore::builder()
+        .users([("a@x.io", "u-a")])
+        .start()
+        .unwrap()
+}
+
 #[test]
 fn start_gives_a_loopback_url_and_generated_credentials() {
     let fake = FakeKore::start();
@@ -311,10 +319,7 @@ fn drop_does_not_wait_for_a_delayed_request() {
 
 #[test]
 fn token_signed_with_another_secret_is_invalid_sdk_credentials() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     let forged = sign("another-secret", Algorithm::HS256, &claims(&fake));
 
     let answer = delete_with(&fake, Some(&forged), &emails_body(&["a@x.io"]));
@@ -497,10 +502,7 @@ fn enforce_jti_refuses_a_lifetime_over_an_hour() {
 
 #[test]
 fn scope_revocation_answers_the_scope_message() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.set_scope_revoked(true);
 
     let answer = delete(&fake, &emails_body(&["a@x.io"]));
@@ -550,10 +552,7 @@ fn other_methods_answer_405_and_other_paths_404() {
 
 #[test]
 fn body_with_both_keys_is_invalid() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     let body = json!({"deleteEmailIds": ["a@x.io"], "orgUserIds": ["u-a"]});
     assert_invalid(&delete(&fake, &body.to_string()));
     assert!(fake.has_email("a@x.io"));
@@ -568,10 +567,7 @@ fn empty_list_is_invalid() {
 
 #[test]
 fn non_string_entry_is_invalid() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     assert_invalid(&delete(&fake, r#"{"deleteEmailIds":["a@x.io", 42]}"#));
     assert_invalid(&delete(&fake, r#"{"orgUserIds":[null]}"#));
     assert!(fake.has_email("a@x.io"), "a refused request removed a user");
@@ -595,10 +591,7 @@ fn other_malformed_bodies_are_invalid() {
 
 #[test]
 fn wrong_content_type_is_invalid() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     let url = format!("{}{PATH}", fake.url());
     let body = emails_body(&["a@x.io"]);
 
@@ -839,10 +832,7 @@ fn client_waits_out_the_rate_limit_on_a_shared_virtual_clock() {
 
 #[test]
 fn respond_fault_answers_as_scripted_and_removes_nothing() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(Fault::Respond {
         status: 418,
         body: "short and stout".into(),
@@ -934,10 +924,7 @@ fn faults_are_taken_in_order_one_per_request() {
 
 #[test]
 fn delay_fault_outlasts_a_client_timeout_then_processes() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(Fault::Delay(Duration::from_millis(600)));
     let url = format!("{}{PATH}", fake.url());
     let token = token(&fake);
@@ -970,10 +957,7 @@ fn delay_fault_outlasts_a_client_timeout_then_processes() {
 /// that user, checks the connection closed before any byte of an answer, and
 /// returns the fake.
 fn dropped_exchange(fault: Fault) -> FakeKore {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(fault);
 
     let received = raw_exchange(&fake, &token(&fake), &emails_body(&["a@x.io"]));
@@ -1043,10 +1027,7 @@ fn keep_alive_client_sees_a_drop_as_an_error_then_recovers() {
 
 #[test]
 fn crate_client_reports_a_drop_after_processing_as_outcome_unknown() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     let client = fake.client_builder().no_rate_limit().build().unwrap();
     fake.push_fault(Fault::DropAfterProcessing);
 
@@ -1061,10 +1042,7 @@ fn crate_client_reports_a_drop_after_processing_as_outcome_unknown() {
 
 #[test]
 fn html_fault_processes_then_answers_a_page() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(Fault::Html { status: 502 });
 
     let answer = delete(&fake, &emails_body(&["a@x.io"]));
@@ -1088,10 +1066,7 @@ fn html_fault_processes_then_answers_a_page() {
 
 #[test]
 fn empty_body_fault_processes_then_answers_nothing() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(Fault::EmptyBody { status: 200 });
 
     let answer = delete(&fake, &emails_body(&["a@x.io"]));
@@ -1104,10 +1079,7 @@ fn empty_body_fault_processes_then_answers_nothing() {
 
 #[test]
 fn truncated_json_fault_sends_half_the_real_answer() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(Fault::TruncatedJson);
     fake.set_partial_status(400);
 
@@ -1125,10 +1097,7 @@ fn truncated_json_fault_sends_half_the_real_answer() {
 
 #[test]
 fn oversized_fault_sends_exactly_that_many_bytes_of_json() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     fake.push_fault(Fault::Oversized { bytes: 1_000_000 });
     fake.push_fault(Fault::Oversized { bytes: 10 });
 
@@ -1161,10 +1130,7 @@ fn a_fault_header_that_cannot_be_sent_is_refused_at_once() {
 
 #[test]
 fn request_log_records_method_path_headers_body_claims_and_verdict() {
-    let fake = FakeKore::builder()
-        .users([("a@x.io", "u-a")])
-        .start()
-        .unwrap();
+    let fake = fake_with_a();
     let claims = claims(&fake);
     let token = sign(fake.client_secret(), Algorithm::HS256, &claims);
     let body = emails_body(&["a@x.io"]);
